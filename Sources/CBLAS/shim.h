@@ -1,0 +1,11 @@
+#include <cblas.h>
+
+// OpenBLAS thread control (declared in openblas_config.h, repeated here for clarity).
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char *openblas_get_corename(void);
+
+// Fortran LAPACK symbols exported by OpenBLAS (Debian builds it with NO_LAPACKE).
+// Single-precision SVD, divide and conquer.
+void sgesdd_(const char *jobz, const int *m, const int *n, float *a, const int *lda, float *s, float *u,
+             const int *ldu, float *vt, const int *ldvt, float *work, const int *lwork, int *iwork, int *info);
