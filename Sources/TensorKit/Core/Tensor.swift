@@ -111,7 +111,7 @@ public struct Tensor: Sendable, Equatable {
     private func flatIndex(_ index: [Int]) -> Int {
         precondition(index.count == rank, "index rank \(index.count) for shape \(shape)")
         var flat = 0
-        for (i, d) in zip(index, shape) {
+        for (i, d) in Swift.zip(index, shape) {
             precondition(i >= 0 && i < d, "index \(index) out of range for shape \(shape)")
             flat = flat * d + i
         }

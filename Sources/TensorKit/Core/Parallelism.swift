@@ -1,0 +1,41 @@
+import CBLAS
+import Foundation
+
+/// The one layer of parallelism in clipcl: OpenBLAS's own threads.
+///
+/// All element-wise kernels run on the calling thread; GEMMs use `threads` BLAS threads.
+/// Nothing else in the engine spawns threads, so the two never nest and oversubscribe the cores.
+/// The count comes from `--threads`, else `CLIPCL_THREADS`, else the number of active cores.
+public enum Parallelism {
+    /// Name of the environment variable read by `configureFromEnvironment()`.
+    public static let environmentVariable = "CLIPCL_THREADS"
+
+    /// Current number of BLAS threads.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// Sets the BLAS thread count (1...256).
+    public static func setThreads(_ n: Int) throws(TensorError) {
+        guard n >= 1 && n <= 256 else {
+            throw .invalidArgument(op: "threads", reason: "thread count must be in 1...256, got \(n)")
+        }
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// Applies `CLIPCL_THREADS` if set, otherwise uses all active processors.
+    public static func configureFromEnvironment() throws(TensorError) {
+        if let raw = ProcessInfo.processInfo.environment[environmentVariable] {
+            guard let n = Int(raw) else {
+                throw .invalidArgument(op: "threads", reason: "\(environmentVariable)=\(raw) is not an integer")
+            }
+            try setThreads(n)
+        } else {
+            try setThreads(max(1, ProcessInfo.processInfo.activeProcessorCount))
+        }
+    }
+
+    /// The OpenBLAS kernel family selected for this CPU (e.g. "Cooperlake").
+    public static var blasCoreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
+}
