@@ -1,1 +1,49 @@
-print("clipcl")
+import Foundation
+import TensorKit
+
+/// Entry point: dispatches to a subcommand, prints `error: …` on failure and exits non-zero.
+let commands: [any Command.Type] = [BenchCommand.self]
+
+func topLevelHelp() -> String {
+    var lines = [
+        "clipcl — class-incremental learning with frozen CLIP encoders",
+        "",
+        "USAGE: clipcl <command> [options]   (clipcl <command> --help for details)",
+        "",
+        "COMMANDS:",
+    ]
+    for c in commands { lines.append("  " + c.name.padding(toLength: 12, withPad: " ", startingAt: 0) + c.summary) }
+    return lines.joined(separator: "\n")
+}
+
+func main() -> Int32 {
+    var argv = Array(CommandLine.arguments.dropFirst())
+    guard let name = argv.first, name != "--help", name != "-h", name != "help" else {
+        print(topLevelHelp())
+        return argv.isEmpty ? 2 : 0
+    }
+    argv.removeFirst()
+    guard let command = commands.first(where: { $0.name == name }) else {
+        printError("error: unknown command '\(name)'\n\n" + topLevelHelp())
+        return 2
+    }
+    do {
+        let specs = command.options + commonOptions
+        let args = try ArgumentParser.parse(argv, specs: specs, command: name)
+        if args.flag("help") {
+            print(ArgumentParser.help(usage: command.usage, summary: command.summary, specs: specs))
+            return 0
+        }
+        try applyThreads(args)
+        try command.run(args)
+        return 0
+    } catch let e as UsageError {
+        printError("error: \(e.message)\n(see: clipcl \(e.command) --help)")
+        return 2
+    } catch {
+        printError("error: \(error)")
+        return 1
+    }
+}
+
+exit(main())

@@ -1,0 +1,29 @@
+# The two set-up commands of README.md. Both install missing Debian packages first
+# (a dpkg check, instant when nothing is missing), then build and run.
+
+BUILD_PACKAGES := pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
+DEMO_PACKAGES  := dataset-fashion-mnist
+RELEASE        := swift build -c release --product clipcl
+CLIPCL         := .build/release/clipcl
+
+.PHONY: demo test build deps deps-demo clean
+
+deps:
+	@tools/ensure-packages.sh $(BUILD_PACKAGES)
+
+deps-demo:
+	@tools/ensure-packages.sh $(BUILD_PACKAGES) $(DEMO_PACKAGES)
+
+build: deps
+	$(RELEASE)
+
+demo: deps-demo
+	$(RELEASE)
+	$(CLIPCL) demo
+
+test: deps
+	swift build --build-tests
+	swift test
+
+clean:
+	rm -rf .build

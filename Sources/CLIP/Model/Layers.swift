@@ -1,0 +1,55 @@
+import TensorKit
+
+// Building blocks shared by both towers. Weights are `Variable`s: frozen (requiresGrad false)
+// when loaded from a checkpoint, so a forward pass records nothing unless an input needs a
+// gradient (prompt tuning), and then gradients pass through without being stored for weights.
+// Linear weights are kept as [out, in], PyTorch's nn.Linear layout.
+
+public struct LayerNorm: Sendable {
+    public var weight: Variable
+    public var bias: Variable
+    public var epsilon: Float
+
+    public func callAsFunction(_ x: Variable) throws(TensorError) -> Variable {
+        try x.layerNorm(weight: weight, bias: bias, epsilon: epsilon)
+    }
+}
+
+public struct Linear: Sendable {
+    public var weight: Variable
+    public var bias: Variable?
+
+    public func callAsFunction(_ x: Variable) throws(TensorError) -> Variable {
+        try Variable.linear(x, weight: weight, bias: bias)
+    }
+}
+
+/// Multi-head self-attention with separate Q, K, V projections (OpenAI's packed in_proj is split on load).
+public struct SelfAttention: Sendable {
+    public var query: Linear
+    public var key: Linear
+    public var value: Linear
+    public var output: Linear
+    public var heads: Int
+
+    public func callAsFunction(_ x: Variable, mask: SoftmaxMask) throws(TensorError) -> Variable {
+        let o = try Variable.attention(query: try query(x), key: try key(x), value: try value(x), heads: heads, mask: mask)
+        return try output(o)
+    }
+}
+
+/// Pre-LayerNorm residual block: x + attn(ln1(x)), then x + mlp(ln2(x)).
+public struct ResidualAttentionBlock: Sendable {
+    public var layerNorm1: LayerNorm
+    public var attention: SelfAttention
+    public var layerNorm2: LayerNorm
+    public var fc1: Linear
+    public var fc2: Linear
+    public var activation: Activation
+
+    public func callAsFunction(_ x: Variable, mask: SoftmaxMask) throws(TensorError) -> Variable {
+        let h = try x + (try attention(try layerNorm1(x), mask: mask))
+        let m = try fc2(try fc1(try layerNorm2(h)).activation(activation))
+        return try h + m
+    }
+}
