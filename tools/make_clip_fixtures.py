@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference fixtures for clipcl's CLIP towers, checkpoint loaders, tokenizer and image preprocessing.
 
-WHAT IT MAKES (default mode; everything under Tests/Fixtures/clip/, about 7.5 MB, committed)
+WHAT IT MAKES (default mode; everything under Tests/Fixtures/clip/, 8.3 MB = 7.9 MiB, committed)
     images/                      deterministic synthetic images + downscaled scikit-image sample photos
                                  (PNG and JPEG; RGB, grayscale "L", RGBA with partial transparency; several sizes)
     images/decoded.safetensors   the decoded pixels of every image as Pillow sees them: U8 [H, W, C] named by file
@@ -566,7 +566,8 @@ def make_tiny(out_dir):
     tok_check = check_tokenizer(CLIPTokenizer.from_pretrained(hf_dir))
     hf_res, hf_checks = hf_expectations(hf_dir, images, TEXTS)
     hf_exp = os.path.join(out_dir, "hf-tiny-expected.safetensors")
-    save_st(hf_res, hf_exp, "tools/make_clip_fixtures.py: transformers CLIPModel (eager) on hf-tiny/")
+    save_st(hf_res, hf_exp, f"tools/make_clip_fixtures.py: transformers {transformers.__version__} CLIPModel (eager) "
+                           f"on hf-tiny/, torch {torch.__version__}")
 
     # (b) open_clip
     oc_dir = os.path.join(out_dir, "openclip-tiny")
@@ -575,7 +576,8 @@ def make_tiny(out_dir):
     build_openclip_folder(oc_dir, SEED + 100)
     oc_res, oc_checks = openclip_expectations(oc_dir, images, TEXTS)
     oc_exp = os.path.join(out_dir, "openclip-tiny-expected.safetensors")
-    save_st(oc_res, oc_exp, "tools/make_clip_fixtures.py: open_clip CLIP on openclip-tiny/")
+    save_st(oc_res, oc_exp, f"tools/make_clip_fixtures.py: open_clip_torch {open_clip.__version__} on "
+                           f"openclip-tiny/, torch {torch.__version__}")
 
     hf_w = st_summary(os.path.join(hf_dir, "model.safetensors"))
     oc_w = st_summary(os.path.join(oc_dir, "open_clip_model.safetensors"))
@@ -645,9 +647,12 @@ def make_tiny(out_dir):
             "text_*": "text 0 only: text_hidden_0 = token + position embeddings; text_hidden_i = after block i; "
                       "text_final_ln = ln_final on all 77 positions; text_pooled = text_final_ln[eot]",
         },
-        "tolerances_hint": "expectations are fp32 CPU results; expect ~1e-5 relative agreement for embeddings, "
-                           "pixel values exact for PNG under Pillow-exact resize (HF torchvision backend: <= 1 LSB "
-                           "= 0.015 normalised)",
+        "tolerances_hint": "expectations are fp32 CPU results; expect ~1e-5 relative agreement for embeddings. "
+                           "open_clip pixel_values are reproduced EXACTLY by the OpenAI/Pillow pipeline "
+                           "(docs/clip.md 4.1-4.2, checked here for every image); HF pixel_values_pil_backend equal "
+                           "that pipeline except for HF's floor crop and white alpha compositing; HF pixel_values "
+                           "(torchvision backend) differ from pixel_values_pil_backend by <= 1 LSB = 0.0150 "
+                           "normalised on these images (2 LSB seen when upscaling 96 -> 224)",
     }
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, ensure_ascii=False)
@@ -672,7 +677,8 @@ def make_full_b16(out_dir):
     keep = {k: v for k, v in res.items() if not k.startswith(("vision_hidden_", "text_hidden_"))
             or k in ("vision_hidden_0", "vision_hidden_last", "text_hidden_0", "text_hidden_last")}
     exp = os.path.join(out_dir, "expected.safetensors")
-    save_st(keep, exp, "tools/make_clip_fixtures.py --full-b16")
+    save_st(keep, exp, f"tools/make_clip_fixtures.py --full-b16: transformers {transformers.__version__}, "
+                      f"torch {torch.__version__}")
     elapsed = time.time() - t0
     sizes = {}
     for root, _, fs in os.walk(out_dir):

@@ -330,7 +330,7 @@ def build(seed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--out", default=os.path.join(here, "..", "Tests", "Fixtures", "ops"))
+    ap.add_argument("--out", default=os.path.normpath(os.path.join(here, "..", "Tests", "Fixtures", "ops")))
     ap.add_argument("--seed", type=int, default=20240601)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)

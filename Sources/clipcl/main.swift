@@ -2,9 +2,11 @@ import Foundation
 import TensorKit
 
 /// Entry point: dispatches to a subcommand, prints `error: …` on failure and exits non-zero.
-let commands: [any Command.Type] = [BenchCommand.self]
+let commands: [any Command.Type] = [
+    BenchCommand.self,
+]
 
-func topLevelHelp() -> String {
+@MainActor func topLevelHelp() -> String {
     var lines = [
         "clipcl — class-incremental learning with frozen CLIP encoders",
         "",
@@ -16,7 +18,7 @@ func topLevelHelp() -> String {
     return lines.joined(separator: "\n")
 }
 
-func main() -> Int32 {
+@MainActor func main() -> Int32 {
     var argv = Array(CommandLine.arguments.dropFirst())
     guard let name = argv.first, name != "--help", name != "-h", name != "help" else {
         print(topLevelHelp())

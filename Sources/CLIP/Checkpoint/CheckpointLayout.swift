@@ -18,9 +18,6 @@ public enum CheckpointLayout: String, Codable, Sendable {
         return nil
     }
 
-    /// Text cleaning used by the reference tokenizer of this layout.
-    public var defaultCleaning: TextCleaning { self == .huggingFace ? .huggingface : .openai }
-
     // MARK: - Names
 
     struct BlockNames {

@@ -24,7 +24,8 @@ extension Tensor {
             throw .shapeMismatch(op: "matmul", shapes: [a.shape, b.shape], reason: "batch dimensions differ")
         }
         let batch = aBatch.reduce(1, *)
-        var out = [Float](repeating: 0, count: batch * m * n)
+        // BLAS overwrites every element (beta = 0), so the output needs no zero fill, unless k == 0.
+        var out = k == 0 ? [Float](repeating: 0, count: batch * m * n) : uninitializedFloats(batch * m * n)
         a.storage.withUnsafeBufferPointer { ap in
             b.storage.withUnsafeBufferPointer { bp in
                 out.withUnsafeMutableBufferPointer { cp in
@@ -57,7 +58,7 @@ extension Tensor {
             throw .shapeMismatch(op: "linear", shapes: [weight.shape, bias.shape], reason: "bias must be [out]")
         }
         let rows = x.count / max(weight.shape[1], 1)
-        var out = [Float](repeating: 0, count: rows * outF)
+        var out = weight.shape[1] == 0 || rows == 0 ? [Float](repeating: 0, count: rows * outF) : uninitializedFloats(rows * outF)
         x.storage.withUnsafeBufferPointer { xp in
             weight.storage.withUnsafeBufferPointer { wp in
                 out.withUnsafeMutableBufferPointer { op in
@@ -76,4 +77,10 @@ extension Tensor {
         }
         return Tensor(unchecked: Array(x.shape.dropLast()) + [outF], storage: out)
     }
+}
+
+/// An array whose elements the caller promises to overwrite before reading.
+@inline(__always)
+func uninitializedFloats(_ count: Int) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { _, n in n = count }
 }

@@ -42,8 +42,7 @@ final class ProgressBar: @unchecked Sendable {
         let rate = Double(done) / elapsed
         let remaining = rate > 0 ? Double(total - done) / rate : .infinity
         let fraction = total > 0 ? Double(done) / Double(total) : 1
-        let stats = String(format: "%d/%d %@ %.1f %@/s ETA %@", done, total, "", rate, unit, formatDuration(remaining))
-            .replacingOccurrences(of: "  ", with: " ")
+        let stats = "\(done)/\(total) " + String(format: "%.1f", rate) + " \(unit)/s ETA " + formatDuration(remaining)
         if isTTY {
             let width = 28
             let filled = Int(fraction * Double(width))
