@@ -24,9 +24,13 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
+        // libjpeg and libpng report errors with setjmp/longjmp, which Swift cannot call: a tiny C shim does.
+        .target(name: "CImageShim", dependencies: ["CJPEG", "CPNG"],
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+
         // MARK: - Libraries
         .target(name: "TensorKit", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
-        .target(name: "CLIP", dependencies: ["TensorKit", "CZlib", "CJPEG", "CPNG"],
+        .target(name: "CLIP", dependencies: ["TensorKit", "CZlib", "CJPEG", "CPNG", "CImageShim"],
                 resources: [.copy("Resources")], swiftSettings: kernelFlags),
         .target(name: "Datasets", dependencies: ["CLIP", "TensorKit", "CZlib"],
                 resources: [.copy("Resources")], swiftSettings: kernelFlags),

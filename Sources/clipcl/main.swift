@@ -3,7 +3,7 @@ import TensorKit
 
 /// Entry point: dispatches to a subcommand, prints `error: …` on failure and exits non-zero.
 let commands: [any Command.Type] = [
-    BenchCommand.self,
+    TokenizeCommand.self, PreprocessCommand.self, EncodeCommand.self, ZeroShotCommand.self, BenchCommand.self,
 ]
 
 @MainActor func topLevelHelp() -> String {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Streaming SHA-256 (FIPS 180-4). Feed bytes with `update`, read the digest once with `finalize`.
 /// Used to verify hub downloads (LFS files carry their sha256) without any outside crypto library.
-struct SHA256: Sendable {
+public struct SHA256: Sendable {
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19)
     /// Bytes of a not yet complete 64-byte block.
@@ -12,9 +12,9 @@ struct SHA256: Sendable {
     /// Size of the chunks `hex(ofFile:)` reads.
     static let fileChunkSize = 4 << 20
 
-    init() { pending.reserveCapacity(64) }
+    public init() { pending.reserveCapacity(64) }
 
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard var p = bytes.baseAddress, bytes.count > 0 else { return }
         var n = bytes.count
         totalBytes &+= UInt64(n)
@@ -36,10 +36,10 @@ struct SHA256: Sendable {
         if n > 0 { pending.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n)) }
     }
 
-    mutating func update(_ data: Data) { data.withUnsafeBytes { update($0) } }
+    public mutating func update(_ data: Data) { data.withUnsafeBytes { update($0) } }
 
     /// Pads the message and returns the 32-byte digest. The hasher must not be updated afterwards.
-    mutating func finalize() -> [UInt8] {
+    public mutating func finalize() -> [UInt8] {
         let bitLength = totalBytes &* 8
         var tail = pending
         tail.append(0x80)
@@ -58,19 +58,19 @@ struct SHA256: Sendable {
     }
 
     /// Lower-case hex digest of the hasher's input so far (finalizes a copy, so `self` may be updated further).
-    var hexDigest: String {
+    public var hexDigest: String {
         var copy = self
         return Self.hexString(copy.finalize())
     }
 
-    static func hex(of data: Data) -> String {
+    public static func hex(of data: Data) -> String {
         var h = SHA256()
         h.update(data)
         return hexString(h.finalize())
     }
 
     /// Hashes a file in `fileChunkSize` chunks; memory use does not grow with the file size.
-    static func hex(ofFile url: URL) throws -> String {
+    public static func hex(ofFile url: URL) throws -> String {
         try hex(ofFile: url, chunkSize: fileChunkSize)
     }
 

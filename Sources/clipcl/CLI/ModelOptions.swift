@@ -1,0 +1,34 @@
+import CLIP
+import Foundation
+import TensorKit
+
+/// Options shared by every command that loads a checkpoint.
+let modelOptions: [OptionSpec] = [
+    .option("model", "M", "Checkpoint: HF folder, open_clip folder or .safetensors file, or a hub id org/name"),
+    .option("cleaning", "MODE", "Tokenizer text cleaning: openai or huggingface (default: follows the checkpoint layout)"),
+    .flag("offline", "Never use the network (hub models must already be in the cache)"),
+]
+
+func loadModel(_ args: ParsedArguments) throws -> LoadedCLIP {
+    let id = try args.require("model")
+    var options = ModelLoadOptions()
+    if let raw = args.string("cleaning") {
+        guard let c = TextCleaning(rawValue: raw) else {
+            throw UsageError(message: "--cleaning must be openai or huggingface, got '\(raw)'", command: args.command)
+        }
+        options.cleaning = c
+    }
+    if args.flag("offline") { options.hub = try HubClient(offline: true) }
+    return try ModelSource.load(id, options: options)
+}
+
+/// Reads non-empty lines of a text file (class names, templates).
+func readLines(_ path: String, what: String) throws -> [String] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CLIPError.invalidInput("cannot read \(what) file \(path)")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw CLIPError.invalidInput("\(what) file \(path) is not UTF-8 text")
+    }
+    return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+@testable import CLIP
+@testable import TensorKit
+
+/// Parity with the reference implementations on small random-weight checkpoints written by
+/// tools/make_clip_fixtures.py with transformers (HF layout, F16 weights, QuickGELU) and
+/// open_clip (OpenAI layout, BF16 + F32 weights, exact GELU).
+@Suite struct ModelParityTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/clip")
+
+    struct Manifest: Decodable {
+        struct Image: Decodable { let file: String }
+        let texts: [String]
+        let images: [Image]
+    }
+
+    let manifest: Manifest
+
+    init() throws {
+        manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: Self.root.appendingPathComponent("manifest.json")))
+    }
+
+    func expected(_ name: String) throws -> SafeTensorsFile {
+        try SafeTensorsFile(contentsOf: Self.root.appendingPathComponent("\(name)-expected.safetensors"))
+    }
+
+    func maxAbs(_ a: Tensor, _ b: Tensor) throws -> Float {
+        try #require(a.maxAbsDifference(b), "shapes \(a.shape) vs \(b.shape)")
+    }
+
+    @Test(arguments: ["hf-tiny", "openclip-tiny"])
+    func tokensEmbeddingsAndLogitsMatch(_ name: String) throws {
+        let clip = try ModelSource.load(Self.root.appendingPathComponent(name).path)
+        let ref = try expected(name)
+        #expect(clip.layout == (name == "hf-tiny" ? .huggingFace : .openCLIP))
+
+        // Token ids identical (HF pads with 49407, OpenAI with 0; both come from the checkpoint's own rules).
+        let ids = try clip.tokenize(manifest.texts)
+        #expect(ids.flatMap { $0.map(Int64.init) } == (try ref.int64s("input_ids")))
+
+        // Embeddings from the reference pixels, so this checks the model alone.
+        let pixels = try ref.tensor("pixel_values")
+        let image = try clip.model.encodeImages(pixels)
+        let text = try clip.model.encodeTexts(ids)
+        #expect(try maxAbs(image, ref.tensor("image_features_raw")) <= 1e-4)
+        #expect(try maxAbs(text, ref.tensor("text_features_raw")) <= 1e-4)
+        #expect(try maxAbs(try image.l2Normalized(), ref.tensor("image_embeds")) <= 1e-4)
+        #expect(try maxAbs(try text.l2Normalized(), ref.tensor("text_embeds")) <= 1e-4)
+        let logits = try clip.model.logits(imageEmbeddings: image, textEmbeddings: text)
+        #expect(try maxAbs(logits, ref.tensor("logits_per_image")) <= 1e-3)
+    }
+
+    @Test(arguments: ["hf-tiny", "openclip-tiny"])
+    func preprocessingMatchesWithinOneLSB(_ name: String) throws {
+        let clip = try ModelSource.load(Self.root.appendingPathComponent(name).path)
+        let ref = try expected(name)
+        let urls = manifest.images.map { Self.root.appendingPathComponent("images").appendingPathComponent($0.file) }
+        let pixels = try clip.pixels(for: urls)
+        // HF's torchvision backend is the reference for hf-tiny; Pillow's for open_clip.
+        let err = try maxAbs(pixels, ref.tensor("pixel_values"))
+        #expect(err <= 0.0165, "\(name): max-abs pixel difference \(err) (1 LSB ≈ 0.0146/std)")
+        if name == "hf-tiny" {
+            // HF's PIL backend runs the same algorithm as ours; allow for JPEG decoder differences only.
+            #expect(try maxAbs(pixels, ref.tensor("pixel_values_pil_backend")) <= 0.0165)
+        }
+        // End to end: our pixels through our model stay close to the reference embeddings.
+        let e = try clip.model.encodeImages(pixels).l2Normalized()
+        #expect(try maxAbs(e, ref.tensor("image_embeds")) <= 5e-3)
+    }
+
+    @Test func openCLIPArchitectureInferredFromShapesWithoutConfig() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcl-infer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("weights.safetensors")
+        try FileManager.default.copyItem(at: Self.root.appendingPathComponent("openclip-tiny/open_clip_model.safetensors"), to: file)
+        let clip = try ModelSource.load(file.path)
+        let given = try ConfigReader.openCLIP(Data(contentsOf: Self.root.appendingPathComponent("openclip-tiny/open_clip_config.json")), source: "fixture")
+        // Everything but the head count (not stored in OpenAI-layout files) and the activation is recovered.
+        var c = clip.model.config
+        #expect(c.vision.width == given.vision.width && c.vision.layers == given.vision.layers)
+        #expect(c.text.width == given.text.width && c.text.layers == given.text.layers)
+        #expect(c.patchSize == given.patchSize && c.imageSize == given.imageSize && c.embedDim == given.embedDim)
+        #expect(c.vision.mlpWidth == given.vision.mlpWidth && c.contextLength == given.contextLength)
+        c.vision.heads = given.vision.heads
+        c.text.heads = given.text.heads
+        c.vision.activation = given.vision.activation
+        c.text.activation = given.text.activation
+        #expect(c == given)
+    }
+
+    @Test func configContradictingTensorsNamesTheTensor() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcl-bad-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: Self.root.appendingPathComponent("hf-tiny"), to: dir)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let configURL = dir.appendingPathComponent("config.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+        var vision = json["vision_config"] as! [String: Any]
+        vision["intermediate_size"] = 128
+        json["vision_config"] = vision
+        try JSONSerialization.data(withJSONObject: json).write(to: configURL)
+        do {
+            _ = try ModelSource.load(dir.path)
+            Issue.record("loading should fail")
+        } catch {
+            #expect("\(error)".contains("vision_model.encoder.layers.0.mlp.fc1.weight"))
+            #expect("\(error)".contains("[256, 64]") && "\(error)".contains("[128, 64]"))
+        }
+    }
+
+    @Test func unsupportedFilesAreRefusedWithOneLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcl-refuse-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pt = dir.appendingPathComponent("model.pt")
+        try Data([0x80, 0x02]).write(to: pt)
+        #expect(throws: CLIPError.self) { try ModelSource.load(pt.path) }
+        #expect(throws: CLIPError.self) { try ModelSource.load(dir.path) }
+        let truncated = dir.appendingPathComponent("t.safetensors")
+        try Data([100, 0, 0, 0, 0, 0, 0, 0, 123]).write(to: truncated)
+        #expect(throws: (any Error).self) { try ModelSource.load(truncated.path) }
+    }
+}
