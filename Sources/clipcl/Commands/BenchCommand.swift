@@ -1,3 +1,4 @@
+import CLIP
 import Foundation
 import TensorKit
 
@@ -5,12 +6,14 @@ import TensorKit
 enum BenchCommand: Command {
     static let name = "bench"
     static let summary = "Measure the engine's speed (not a test: numbers depend on the machine and its load)."
-    static let usage = "clipcl bench gemm [--json] [--seconds S] [--m M]"
+    static let usage = "clipcl bench gemm|encoders [--json] [--seconds S] [--m M] [--arch ViT-B-16] [--batch B]"
     static let options: [OptionSpec] = [
         .flag("json", "Print results as JSON on stdout"),
         .option("seconds", "S", "Minimum time per measurement (default 0.5)"),
         .option("m", "M", "Rows of the activation matrix (default 1576 = 197 tokens × 8 images)"),
         .repeated("thread-counts", "N", "Thread counts to measure (default 1 and 2)"),
+        .option("arch", "NAME", "encoders: ViT-B-16 (default), ViT-B-32 or ViT-L-14, random weights of the real shape"),
+        .option("batch", "B", "encoders: images per forward pass (default 8)"),
     ]
 
     struct GEMMReport: Encodable {
@@ -31,7 +34,8 @@ enum BenchCommand: Command {
         }
         switch what {
         case "gemm": try gemm(args)
-        default: throw UsageError(message: "unknown benchmark '\(what)' (available: gemm)", command: name)
+        case "encoders": try encoders(args)
+        default: throw UsageError(message: "unknown benchmark '\(what)' (available: gemm, encoders)", command: name)
         }
     }
 
@@ -74,4 +78,76 @@ enum BenchCommand: Command {
 func loadAverage() -> [Double] {
     guard let s = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return [] }
     return s.split(separator: " ").prefix(3).compactMap { Double($0) }
+}
+
+extension BenchCommand {
+    struct EncoderReport: Encodable {
+        let benchmark = "encoders"
+        let arch: String, threads: Int, batch: Int
+        let imageImagesPerSecond: Double, imageMillisecondsPerImage: Double
+        let textPromptsPerSecond: Double
+        let peakRSSMegabytes: Double
+        let loadAverage: [Double]
+        enum CodingKeys: String, CodingKey {
+            case benchmark, arch, threads, batch, loadAverage = "load_average"
+            case imageImagesPerSecond = "image_images_per_s", imageMillisecondsPerImage = "image_ms_per_image"
+            case textPromptsPerSecond = "text_prompts_per_s", peakRSSMegabytes = "peak_rss_mb"
+        }
+    }
+
+    /// Image tower images/s and text tower prompts/s on random weights of a real architecture.
+    static func encoders(_ args: ParsedArguments) throws {
+        let archName = args.string("arch") ?? "ViT-B-16"
+        guard let config = CLIPConfig.named(archName) else {
+            throw UsageError(message: "unknown --arch '\(archName)' (ViT-B-16, ViT-B-32, ViT-L-14)", command: name)
+        }
+        let seconds = try args.double("seconds") ?? 10
+        let batch = try args.int("batch", range: 1...256) ?? 8
+        let model = try CLIPModel.random(config: config, seed: 0)
+        var rng = RandomGenerator(seed: 1)
+        let pixels = Tensor.normal(shape: [batch, 3, config.imageSize, config.imageSize], mean: 0, std: 1, using: &rng)
+        _ = try model.encodeImages(pixels)
+        var images = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        repeat {
+            _ = try model.encodeImages(pixels)
+            images += batch
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        } while elapsed < seconds
+        let imageRate = Double(images) / elapsed
+        // Text: 100 class prompts of a typical length (SOT + 8 tokens + EOT), as in zero-shot heads.
+        let prompts: [[Int32]] = (0..<100).map { (i: Int) -> [Int32] in
+            let words: [Int32] = (0..<8).map { (j: Int) -> Int32 in Int32(320 + (i * 7 + j) % 4000) }
+            return [49406] + words + [49407]
+        }
+        _ = try model.encodeTexts(Array(prompts.prefix(4)))
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var textRuns = 0
+        repeat {
+            _ = try model.encodeTexts(prompts)
+            textRuns += 1
+        } while Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 < min(seconds, 5)
+        let textRate = Double(textRuns * 100) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        let report = EncoderReport(arch: archName, threads: Parallelism.threads, batch: batch,
+                                   imageImagesPerSecond: (imageRate * 100).rounded() / 100,
+                                   imageMillisecondsPerImage: (1000 / imageRate * 10).rounded() / 10,
+                                   textPromptsPerSecond: textRate.rounded(), peakRSSMegabytes: peakRSSMegabytes(),
+                                   loadAverage: loadAverage())
+        if args.flag("json") {
+            try printJSON(report)
+        } else {
+            print(archName + String(format: " image tower: %.2f img/s (%.1f ms/img), batch %d, %d threads", imageRate, 1000 / imageRate, batch, Parallelism.threads))
+            print(String(format: "text tower: %.0f prompts/s (100 prompts of 10 tokens)", textRate))
+            print(String(format: "peak RSS %.0f MB; load average ", report.peakRSSMegabytes) + "\(report.loadAverage)")
+        }
+    }
+}
+
+/// Peak resident set size of this process (VmHWM), in MB.
+func peakRSSMegabytes() -> Double {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kb / 1024
 }

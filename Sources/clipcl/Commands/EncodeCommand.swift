@@ -6,9 +6,10 @@ import TensorKit
 enum EncodeCommand: Command {
     static let name = "encode"
     static let summary = "Embed images and texts; print normalised embeddings and exp(logit_scale)·cosine logits."
-    static let usage = "clipcl encode --model M [--image PATH]... [--text T]... [--json] [--batch-size B]"
+    static let usage = "clipcl encode --model M [--image PATH]... [--pixels FILE] [--text T]... [--json] [--batch-size B]"
     static let options: [OptionSpec] = modelOptions + [
         .repeated("image", "PATH", "An image file (repeatable)"),
+        .option("pixels", "FILE", "Preprocessed pixels: a safetensors file with pixel_values [N,3,H,W] (as written by clipcl preprocess)"),
         .repeated("text", "T", "A text (repeatable)"),
         .option("batch-size", "B", "Images per forward pass (default 8)"),
         .flag("json", "Print JSON on stdout"),
@@ -24,12 +25,20 @@ enum EncodeCommand: Command {
     }
 
     static func run(_ args: ParsedArguments) throws {
-        let images = args.strings("image"), texts = args.strings("text")
-        guard !images.isEmpty || !texts.isEmpty else { throw UsageError(message: "give --image and/or --text", command: name) }
+        var images = args.strings("image")
+        let texts = args.strings("text")
+        guard !images.isEmpty || !texts.isEmpty || args.string("pixels") != nil else {
+            throw UsageError(message: "give --image, --pixels and/or --text", command: name)
+        }
         let batch = try args.int("batch-size", range: 1...4096) ?? 8
         let clip = try loadModel(args)
         var imageEmbeds: Tensor? = nil, textEmbeds: Tensor? = nil
-        if !images.isEmpty {
+        if let path = args.string("pixels") {
+            guard images.isEmpty else { throw UsageError(message: "give either --image or --pixels, not both", command: name) }
+            let pixels = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path)).tensor("pixel_values")
+            imageEmbeds = try clip.model.encodeImages(pixels)
+            images = (0..<pixels.shape[0]).map { "\(path)[\($0)]" }
+        } else if !images.isEmpty {
             let bar = ProgressBar("encode", total: images.count, unit: "img")
             imageEmbeds = try clip.encodeImages(images.map { URL(fileURLWithPath: $0) }, batchSize: batch) { bar.update($0) }
             bar.finish()
