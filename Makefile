@@ -23,7 +23,7 @@ demo: deps-demo
 
 test: deps
 	swift build --build-tests
-	swift test
+	CLIPCL_PYTHON="$$(tools/python-interop-venv.sh)" swift test
 
 clean:
 	rm -rf .build

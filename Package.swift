@@ -34,7 +34,7 @@ let package = Package(
                 resources: [.copy("Resources")], swiftSettings: kernelFlags),
         .target(name: "Datasets", dependencies: ["CLIP", "TensorKit", "CZlib"],
                 resources: [.copy("Resources")], swiftSettings: kernelFlags),
-        .target(name: "Continual", dependencies: ["Datasets", "CLIP", "TensorKit"], swiftSettings: kernelFlags),
+        .target(name: "Continual", dependencies: ["Datasets", "CLIP", "TensorKit", "CBLAS"], swiftSettings: kernelFlags),
 
         // MARK: - Command-line program
         .executableTarget(name: "clipcl", dependencies: ["Continual", "Datasets", "CLIP", "TensorKit"],
@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"], swiftSettings: kernelFlags),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TensorKit"], swiftSettings: kernelFlags),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CLIP", "TensorKit"], swiftSettings: kernelFlags),
-        .testTarget(name: "ContinualTests", dependencies: ["Continual", "Datasets", "TensorKit"],
+        .testTarget(name: "ContinualTests", dependencies: ["Continual", "Datasets", "CLIP", "TensorKit"],
                     swiftSettings: kernelFlags),
     ]
 )

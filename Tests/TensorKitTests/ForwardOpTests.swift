@@ -95,6 +95,10 @@ import Testing
         }
         #expect(worst < 4e-7, "max relative error \(worst)")
         #expect(vexp(0) == 1)
+        // Non-finite inputs propagate instead of trapping (the NaN check of a run needs to see them).
+        #expect(vexp(Float.nan).isNaN)
+        #expect(vexp(-Float.infinity) < 1.2e-38)
+        #expect(try Tensor([1, .nan, 2]).softmax().storage.allSatisfy(\.isNaN))
     }
 
     @Test func attentionByHand() throws {

@@ -7,7 +7,7 @@
 public typealias Vec16 = SIMD16<Float>
 
 /// exp(x) for a vector, Cephes-style: x = n·ln2 + r, |r| ≤ ln2/2, e^r by a degree-6 polynomial,
-/// 2^n by building the float exponent. Relative error ≤ 2 ulp on [-87.3, 88.7]; inputs below
+/// 2^n by building the float exponent. Relative error ≤ 2 ulp on [-87.3, 88.7]; NaN gives NaN; inputs below
 /// that range return the smallest normal float (callers that need exact zeros, such as masked
 /// softmax entries, write them explicitly).
 @inline(__always)
@@ -26,7 +26,9 @@ public func vexp(_ x: Vec16) -> Vec16 {
     p = p * v + 1.6666665459e-1
     p = p * v + 5.0000001201e-1
     p = p * v2 + v + 1
-    let bits = (SIMD16<Int32>(n, rounding: .toNearestOrEven) &+ 127) &<< 23
+    // NaN lanes would trap in the Int32 conversion; give them exponent 0 (p is NaN there anyway).
+    let finiteN = n.replacing(with: 0, where: n .!= n)
+    let bits = (SIMD16<Int32>(finiteN, rounding: .toNearestOrEven) &+ 127) &<< 23
     return p * unsafeBitCast(bits, to: Vec16.self)
 }
 

@@ -16,13 +16,18 @@ extension Tensor {
         }
         let p = try softmax()
         var total: Double = 0
-        for i in 0..<n {
-            // log softmax computed from the logits directly (stable for confident predictions).
-            let row = storage[(i * c)..<((i + 1) * c)]
-            let m = row.max()!
-            var s: Double = 0
-            for x in row { s += Double(vexp(x - m)) }
-            total += Double(m) + log(s) - Double(row[row.startIndex + labels[i]])
+        var scratch = [Float](repeating: 0, count: c)
+        storage.withUnsafeBufferPointer { x in
+            scratch.withUnsafeMutableBufferPointer { e in
+                for i in 0..<n {
+                    // log-softmax from the logits directly (stable for confident predictions).
+                    let row = x.baseAddress! + i * c
+                    let m = vmax(row, c)
+                    let mv = Vec16(repeating: m)
+                    mapVectorised(row, e.baseAddress!, c) { vexp($0 - mv) }
+                    total += Double(m) + log(Double(vsum(e.baseAddress!, c))) - Double(row[labels[i]])
+                }
+            }
         }
         return (Float(total / Double(n)), p)
     }
