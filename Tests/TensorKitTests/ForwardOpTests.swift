@@ -85,7 +85,7 @@ import Testing
         }
     }
 
-    @Test func vectorisedExpIsAccurate() {
+    @Test func vectorisedExpIsAccurate() throws {
         var worst: Double = 0
         var x: Float = -87
         while x < 88 {
