@@ -7,7 +7,10 @@ import TensorKit
 /// - an open_clip folder (open_clip_config.json + open_clip_model.safetensors),
 /// - a single OpenAI/open_clip-layout .safetensors file (config from a sibling
 ///   `open_clip_config.json` or `<name>_config.json`, else inferred from the tensor shapes),
-/// - a hub id `org/name` that is not a local path, downloaded into the cache first.
+/// - a hub id `org/name` that is not a local path, downloaded into the cache first,
+/// - `random:ARCH[:SEED]` (ARCH = ViT-B-16, ViT-B-32, ViT-L-14): random weights of a real
+///   architecture, for benchmarks and for exercising the pipeline offline. Not a CLIP model: its
+///   embeddings carry no knowledge, and nothing computed with it is a CLIP result.
 public struct LoadedCLIP: Sendable {
     public var model: CLIPModel
     public var tokenizer: CLIPTokenizer
@@ -37,6 +40,7 @@ public struct ModelLoadOptions: Sendable {
 
 public enum ModelSource {
     public static func load(_ id: String, options: ModelLoadOptions = ModelLoadOptions()) throws -> LoadedCLIP {
+        if id.hasPrefix("random:") { return try loadRandom(id, options) }
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: id, isDirectory: &isDir) {
@@ -50,6 +54,20 @@ public enum ModelSource {
         let folder = try download(id, hub: hub)
         return try loadFolder(folder, id: id, options)
     }
+
+    static func loadRandom(_ id: String, _ options: ModelLoadOptions) throws -> LoadedCLIP {
+        let parts = id.split(separator: ":").map(String.init)
+        guard parts.count == 2 || parts.count == 3, let config = CLIPConfig.named(parts[1]),
+              let seed = parts.count == 3 ? UInt64(parts[2]) : 0 else {
+            throw CLIPError.unsupportedCheckpoint(id, "random models are named random:ARCH[:SEED] with ARCH one of ViT-B-16, ViT-B-32, ViT-L-14")
+        }
+        return LoadedCLIP(model: try CLIPModel.random(config: config, seed: seed),
+                          tokenizer: try CLIPTokenizer.standard(cleaning: options.cleaning ?? .openai),
+                          preprocess: .openAI(imageSize: config.imageSize), layout: .openCLIP, modelID: id, weightFiles: [])
+    }
+
+    /// True for models made by `random:` ids (no pre-trained weights).
+    public static func isRandom(_ id: String) -> Bool { id.hasPrefix("random:") }
 
     /// Fetches the files of an HF-layout repo, or of an open_clip repo when it has no config.json.
     static func download(_ repo: String, hub: HubClient) throws -> URL {

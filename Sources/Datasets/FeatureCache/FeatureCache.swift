@@ -236,6 +236,12 @@ extension FeatureCache {
     /// SHA-256 identifying a checkpoint: the hash recorded by the hub client next to a downloaded file
     /// (`<file>.sha256`) or computed from the file. Several weight files (a sharded checkpoint): SHA-256 of
     /// the lines `<sha256>  <file name>\n`, sorted by file name.
+    /// The identity of a loaded model: its checkpoint hash, or for a `random:` model the hash of its id.
+    public static func checkpointSHA256(of clip: LoadedCLIP) throws -> String {
+        clip.weightFiles.isEmpty && ModelSource.isRandom(clip.modelID)
+            ? SHA256.hex(of: Data(clip.modelID.utf8)) : try checkpointSHA256(weightFiles: clip.weightFiles)
+    }
+
     public static func checkpointSHA256(weightFiles: [URL]) throws -> String {
         func one(_ url: URL) throws -> String {
             if let s = HubClient.recordedSHA256(of: url) { return s }

@@ -70,7 +70,7 @@ enum ExtractCommand: Command {
         let root = args.string("root").map { URL(fileURLWithPath: $0) }
         let samples = try benchmark.load(split: split, root: root)
         let clip = try loadModel(args)
-        let sha = try FeatureCache.checkpointSHA256(weightFiles: clip.weightFiles)
+        let sha = try FeatureCache.checkpointSHA256(of: clip)
         let extractor = try FeatureExtractor(clip: clip, checkpointSHA256: sha, benchmark: benchmark, samples: samples, options: options)
         var bar: ProgressBar? = nil
         extractor.progress = { done, total in

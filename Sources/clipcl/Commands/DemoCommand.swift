@@ -1,0 +1,114 @@
+import CLIP
+import Continual
+import Datasets
+import Foundation
+import TensorKit
+
+/// `clipcl demo` (what `make demo` runs): Fashion-MNIST B0Inc2, the method comparison.
+///
+/// 1. loads the model (default openai/clip-vit-base-patch32 from the hub; without network it falls
+///    back, loudly, to random weights of the same architecture: the pipeline runs, the numbers are
+///    not CLIP's),
+/// 2. extracts features of the first N train and test images into a resumable cache,
+/// 3. runs zeroshot, linear, linear+topk, linear+soft-svd, attention+topk, prompt, ncm and joint
+///    and prints the table (report.html and comparison.csv in --out).
+enum DemoCommand: Command {
+    static let name = "demo"
+    static let summary = "Fashion-MNIST B0Inc2: extract features and compare the methods (what `make demo` runs)."
+    static let usage = "clipcl demo [--model M] [--train-limit N] [--test-limit N] [--out DIR] [--seeds S,...] [--root PATH]"
+    static let options: [OptionSpec] = modelOptions + [
+        .option("train-limit", "N", "Training images to use (first N in file order; default 2000; 0 = all 60000)"),
+        .option("test-limit", "N", "Test images to use (default 1000; 0 = all 10000)"),
+        .option("root", "PATH", "Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)"),
+        .option("out", "DIR", "Output folder (default runs/demo)"),
+        .option("seeds", "S,...", "Seeds for the trained methods (default 0)"),
+        .option("epochs", "N", "Epochs per task (default 15)"),
+        .flag("json", "Print the comparison as JSON"),
+    ]
+
+    static func run(_ args: ParsedArguments) throws {
+        let out = URL(fileURLWithPath: args.string("out") ?? "runs/demo")
+        let (clip, fellBack) = try demoModel(args)
+        let trainLimit = try args.int("train-limit", range: 0...60_000) ?? (fellBack ? 1000 : 2000)
+        let testLimit = try args.int("test-limit", range: 0...10_000) ?? (fellBack ? 500 : 1000)
+        let benchmark = try Benchmark.named("fashion-mnist")
+        let cacheDir = out.appendingPathComponent("cache-" + slug(clip.modelID) + "-\(trainLimit)-\(testLimit)")
+        let root = args.string("root").map { URL(fileURLWithPath: $0) }
+        let sha = try FeatureCache.checkpointSHA256(of: clip)
+        for (split, limit) in [(DatasetSplit.train, trainLimit), (.test, testLimit)] {
+            let samples = try benchmark.load(split: split, root: root)
+            var options = ExtractionOptions(split: split, templates: try benchmark.templates(nil))
+            options.limit = limit == 0 ? nil : limit
+            let extractor = try FeatureExtractor(clip: clip, checkpointSHA256: sha, benchmark: benchmark, samples: samples, options: options)
+            var bar: ProgressBar? = nil
+            extractor.progress = { done, total in
+                if bar == nil, total > 0 { bar = ProgressBar("extract \(split.rawValue)", total: total, unit: "img") }
+                bar?.update(done)
+            }
+            extractor.warn = { printError($0) }
+            let s = try extractor.run(into: cacheDir)
+            bar?.finish()
+            if s.imagesRead > 0 {
+                printError("extract \(split.rawValue): \(s.samples) features, " + String(format: "%.1f img/s", s.imagesPerSecond))
+            }
+        }
+
+        var base = ExperimentConfig()
+        base.features = cacheDir.path
+        base.model = clip.modelID
+        try base.set("increment=2")
+        try base.set("seeds=\(args.string("seeds") ?? "0")")
+        if let e = args.string("epochs") { try base.set("epochs=\(e)") }
+        let variants: [(String, [String])] = [
+            ("zeroshot", ["method=zeroshot"]),
+            ("linear", ["method=linear", "retention=none"]),
+            ("linear+topk", ["method=linear", "retention=topk"]),
+            ("linear+soft-svd", ["method=linear", "retention=soft-svd"]),
+            ("attention+topk", ["method=attention", "retention=topk"]),
+            ("prompt", ["method=prompt", "retention=none"]),
+            ("ncm", ["method=ncm"]),
+            ("joint", ["method=joint"]),
+        ]
+        var entries: [Comparison.Entry] = []
+        for (label, sets) in variants {
+            var c = base
+            c.name = label
+            for s in sets { try c.set(s) }
+            entries.append(.init(label: label, config: c))
+        }
+        var comparison = Comparison(title: "Fashion-MNIST B0Inc2 (\(clip.modelID))", entries: entries,
+                                    directory: out.appendingPathComponent("comparison-" + slug(clip.modelID) + "-\(trainLimit)-\(testLimit)"))
+        comparison.log = { line in if line.hasPrefix("[") || line.contains(": Avg") { printError(line) } }
+        let started = Date()
+        let results = try comparison.run()
+        if args.flag("json") {
+            try printJSON(results.map { SweepCommand.SweepRow(label: $0.0.label, summary: $0.1) })
+            return
+        }
+        print("\nFashion-MNIST B0Inc2, \(clip.modelID), \(trainLimit == 0 ? "all" : "\(trainLimit)") train / \(testLimit == 0 ? "all" : "\(testLimit)") test images")
+        if fellBack {
+            print("WARNING: random weights (no pre-trained CLIP could be loaded): these are NOT CLIP results.")
+        }
+        print(Comparison.table(results.map { ($0.0.label, $0.1) }))
+        print(String(format: "\nmethods ran in %.1f s; report: %@", Date().timeIntervalSince(started),
+                     comparison.directory.appendingPathComponent("report.html").path))
+    }
+
+    /// The requested model, or random weights of ViT-B/32 when the hub cannot be reached.
+    static func demoModel(_ args: ParsedArguments) throws -> (LoadedCLIP, Bool) {
+        if args.string("model") != nil { return (try loadModel(args), false) }
+        var fallbackArgs = args
+        fallbackArgs.values["model"] = ["openai/clip-vit-base-patch32"]
+        do {
+            return (try loadModel(fallbackArgs), false)
+        } catch let e as HubError {
+            printError("warning: could not load openai/clip-vit-base-patch32 (\(e))")
+            printError("warning: falling back to random:ViT-B-32 — random weights; the pipeline runs, the accuracies are not CLIP's")
+            return (try ModelSource.load("random:ViT-B-32"), true)
+        }
+    }
+
+    static func slug(_ s: String) -> String {
+        String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
+    }
+}

@@ -1,0 +1,116 @@
+import Continual
+import Foundation
+
+/// Plain flags that override config keys (`--rho 0.1` is `--set rho=0.1`).
+let runOverrideFlags: [(flag: String, key: String, help: String)] = [
+    ("features", "features", "Feature cache directory"),
+    ("method", "method", "zeroshot | linear | attention | prompt | finetune | joint | ncm"),
+    ("retention", "retention", "none | topk | soft | soft-svd"),
+    ("rho", "rho", "topk: fraction of entries that keep their new value"),
+    ("bias", "bias", "soft, soft-svd: mask bias b"),
+    ("init", "init", "Linear adapter init: identity | default"),
+    ("loss-classes", "lossClasses", "Training softmax over: seen | current"),
+    ("initial", "initial", "Classes in the first task (0 = same as --increment)"),
+    ("increment", "increment", "Classes per later task"),
+    ("epochs", "epochs", "Epochs per task"),
+    ("lr", "lr", "Learning rate"),
+    ("batch-size", "batchSize", "Training batch size"),
+    ("seeds", "seeds", "Comma-separated seeds (mean ± std over them)"),
+    ("class-order", "classOrder", "published | seed:N | comma-separated label ids"),
+]
+
+let runOptions: [OptionSpec] = [
+    .option("config", "FILE", "Experiment config (JSON); flags and --set override it"),
+    .repeated("set", "KEY=VALUE", "Override any config key, e.g. --set attention.heads=8"),
+    .option("out", "DIR", "Run directory (default runs/<name>)"),
+    .flag("resume", "Continue an interrupted run in --out from its last completed task"),
+    .flag("json", "Print metrics.json's summary on stdout"),
+] + runOverrideFlags.map { .option($0.flag, "VALUE", $0.help) }
+
+/// Builds the experiment config from --config, the plain flags and --set (in that order).
+func experimentConfig(_ args: ParsedArguments) throws -> ExperimentConfig {
+    var config = ExperimentConfig()
+    if let path = args.string("config") {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UsageError(message: "cannot read config file \(path)", command: args.command)
+        }
+        config = try ExperimentConfig.decode(data, source: path)
+    }
+    for o in runOverrideFlags {
+        if let v = args.string(o.flag) { try config.set("\(o.key)=\(v)") }
+    }
+    for assignment in args.strings("set") { try config.set(assignment) }
+    return config
+}
+
+/// `clipcl run`: one experiment (all its seeds) into a run directory.
+enum RunCommand: Command {
+    static let name = "run"
+    static let summary = "Train and evaluate a continual-learning method on cached features."
+    static let usage = "clipcl run --config configs/NAME.json [--set key=value]... [--out runs/NAME] [--resume] [flags]"
+    static let options = runOptions
+
+    static func run(_ args: ParsedArguments) throws {
+        let config = try experimentConfig(args)
+        let out = URL(fileURLWithPath: args.string("out") ?? "runs/\(config.name)")
+        var experiment = Experiment(config: config, directory: out, resume: args.flag("resume"))
+        let quiet = args.flag("json")
+        experiment.log = { line in if !quiet || line.contains("resuming") { printError(line) } }
+        let summary = try experiment.run()
+        if args.flag("json") {
+            try printJSON(summary)
+        } else {
+            print(Comparison.table([(config.name, summary)]))
+            print("\nwrote \(out.path)/metrics.json, tasks.csv, report.html")
+        }
+    }
+}
+
+/// `clipcl sweep`: a grid of configs over one cache; prints a table and writes a CSV.
+enum SweepCommand: Command {
+    static let name = "sweep"
+    static let summary = "Run a grid of configs (e.g. retention × rho × method × seeds) and tabulate Avg/Last."
+    static let usage = "clipcl sweep --config C --grid KEY=V1,V2... [--grid ...] [--out DIR] [flags]"
+    static let options = runOptions.filter { $0.name != "resume" } + [
+        .repeated("grid", "KEY=V1,V2", "A key and the values to sweep (repeatable; the grid is their product)"),
+    ]
+
+    static func run(_ args: ParsedArguments) throws {
+        let base = try experimentConfig(args)
+        var axes: [(key: String, values: [String])] = []
+        for g in args.strings("grid") {
+            guard let eq = g.firstIndex(of: "="), eq != g.startIndex else {
+                throw UsageError(message: "--grid expects KEY=V1,V2,..., got '\(g)'", command: name)
+            }
+            let values = g[g.index(after: eq)...].split(separator: ",").map(String.init)
+            guard !values.isEmpty else { throw UsageError(message: "--grid \(g) has no values", command: name) }
+            axes.append((String(g[..<eq]), values))
+        }
+        guard !axes.isEmpty else { throw UsageError(message: "give at least one --grid KEY=V1,V2", command: name) }
+        var combos: [[(String, String)]] = [[]]
+        for axis in axes { combos = combos.flatMap { c in axis.values.map { c + [(axis.key, $0)] } } }
+        var entries: [Comparison.Entry] = []
+        for combo in combos {
+            var c = base
+            for (k, v) in combo { try c.set("\(k)=\(v)") }
+            let label = combo.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+            c.name = label
+            entries.append(.init(label: label, config: c))
+        }
+        let out = URL(fileURLWithPath: args.string("out") ?? "runs/sweep-\(base.name)")
+        var comparison = Comparison(title: "sweep: \(base.name)", entries: entries, directory: out)
+        comparison.log = { line in if line.hasPrefix("[") || line.contains(": Avg") { printError(line) } }
+        let results = try comparison.run()
+        if args.flag("json") {
+            try printJSON(results.map { SweepRow(label: $0.0.label, summary: $0.1) })
+        } else {
+            print(Comparison.table(results.map { ($0.0.label, $0.1) }))
+            print("\nwrote \(out.path)/comparison.csv, report.html")
+        }
+    }
+
+    struct SweepRow: Encodable {
+        let label: String
+        let summary: RunSummary
+    }
+}
