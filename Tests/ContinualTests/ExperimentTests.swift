@@ -1,0 +1,105 @@
+import Datasets
+import Foundation
+import Testing
+@testable import Continual
+@testable import TensorKit
+
+/// Run directories: outputs, resume after an interruption, refusal to overwrite, config files.
+@Suite(.serialized) struct ExperimentTests {
+    /// A feature cache on disk holding the synthetic learning-test features.
+    func makeCache(_ dir: URL) throws {
+        let f = try SyntheticSpec().make()
+        _ = try FeatureCacheImporter.write(
+            into: dir, dataset: "synthetic", classNames: f.classNames, logitScale: f.logitScale, modelID: "synthetic",
+            dtype: .f32, chunkSize: 256, train: ImportSplit(features: f.trainFeatures, labels: f.trainLabels),
+            test: ImportSplit(features: f.testFeatures, labels: f.testLabels), textFeatures: f.textFeatures, templates: ["{}"])
+    }
+
+    func temporaryDirectory() throws -> URL {
+        let u = FileManager.default.temporaryDirectory.appendingPathComponent("clipcl-exp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
+        return u
+    }
+
+    func config(_ cache: URL) throws -> ExperimentConfig {
+        var c = ExperimentConfig()
+        c.name = "t"
+        c.features = cache.path
+        for s in ["increment=2", "epochs=3", "batchSize=50", "seeds=0,1", "rho=0.1"] { try c.set(s) }
+        return c
+    }
+
+    @Test func interruptedRunResumesToIdenticalMetrics() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try makeCache(root.appendingPathComponent("cache"))
+        let c = try config(root.appendingPathComponent("cache"))
+
+        let full = try Experiment(config: c, directory: root.appendingPathComponent("full"), resume: false).run()
+
+        // Stop after task 1 (as a kill between tasks would), then resume to the end.
+        var partial = Experiment(config: c, directory: root.appendingPathComponent("resumed"), resume: false)
+        partial.stopAfterTask = 1
+        _ = try partial.run()
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("resumed/metrics.json").path))
+        // Without --resume an existing run directory is refused.
+        #expect(throws: ContinualError.self) {
+            try Experiment(config: c, directory: root.appendingPathComponent("resumed"), resume: false).run()
+        }
+        let resumed = try Experiment(config: c, directory: root.appendingPathComponent("resumed"), resume: true).run()
+
+        #expect(resumed.runs.map(\.accuracyMatrix) == full.runs.map(\.accuracyMatrix))
+        #expect(resumed.avg == full.avg && resumed.last == full.last && resumed.forgetting == full.forgetting)
+        for seed: UInt64 in [0, 1] {
+            let a = try SafeTensorsFile(contentsOf: root.appendingPathComponent("full/seed-\(seed)/adapter-task-4.safetensors"))
+            let b = try SafeTensorsFile(contentsOf: root.appendingPathComponent("resumed/seed-\(seed)/adapter-task-4.safetensors"))
+            #expect(try a.tensor("weight").storage.map(\.bitPattern) == b.tensor("weight").storage.map(\.bitPattern))
+        }
+        for file in ["config.json", "metrics.json", "tasks.csv", "report.html", "accuracy.svg", "log.txt"] {
+            #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("resumed/\(file)").path), "\(file)")
+        }
+        // metrics.json carries the keys users read.
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("full/metrics.json"))) as! [String: Any]
+        for key in ["avg", "last", "accuracy_matrix", "per_task", "forgetting", "bwt", "timings"] { #expect(json[key] != nil, "\(key)") }
+
+        // Resuming with a different config is refused.
+        var other = c
+        try other.set("rho=0.5")
+        #expect(throws: ContinualError.self) {
+            try Experiment(config: other, directory: root.appendingPathComponent("resumed"), resume: true).run()
+        }
+    }
+
+    @Test func configOverridesAndErrorsNameTheKey() throws {
+        var c = ExperimentConfig()
+        try c.set("classOrder=seed:1993")
+        #expect(c.classOrder == .seeded(1993))
+        try c.set("run.attention.heads=8")
+        #expect(c.run.attention.heads == 8)
+        do {
+            try c.set("nosuchkey=1")
+            Issue.record("unknown key accepted")
+        } catch {
+            #expect("\(error)".contains("nosuchkey"))
+        }
+        let decoded = try ExperimentConfig.decode(try c.encoded(), source: "round trip")
+        #expect(decoded == (try c.resolvedForSaving()))
+    }
+
+    /// Every shipped config parses, validates and names a known benchmark.
+    @Test func shippedConfigsAreValid() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("configs")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }
+        #expect(files.count >= 8)
+        for f in files {
+            let c = try ExperimentConfig.decode(Data(contentsOf: dir.appendingPathComponent(f)), source: f)
+            try c.run.validate()
+            let dataset = String(f.prefix { $0 != "." }.split(separator: "-b").first ?? "")
+            let benchmark = try Benchmark.named(dataset)
+            let n = try #require(try benchmark.classNames()).count
+            let first = c.run.initial == 0 ? c.run.increment : c.run.initial
+            #expect((n - first) % c.run.increment == 0, "\(f): \(n) classes do not split into B\(c.run.initial)Inc\(c.run.increment)")
+        }
+    }
+}
