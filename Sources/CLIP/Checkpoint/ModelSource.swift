@@ -50,7 +50,7 @@ public enum ModelSource {
         guard HubClient.isRepoID(id) else {
             throw CLIPError.unsupportedCheckpoint(id, "no such file or folder, and not a hub id of the form org/name")
         }
-        let hub = try options.hub ?? HubClient()
+        let hub = options.hub ?? HubClient()
         let folder = try download(id, hub: hub)
         return try loadFolder(folder, id: id, options)
     }

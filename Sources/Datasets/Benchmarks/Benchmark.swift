@@ -10,7 +10,7 @@ public struct BenchmarkError: Error, CustomStringConvertible, Sendable, Equatabl
     public var description: String { message }
 }
 
-/// One dataset of the class-incremental benchmarks (see docs/method.md §8–9).
+/// One dataset of the class-incremental benchmarks (see the project docs: method.md §8–9).
 public struct Benchmark: Sendable, Equatable {
     /// The name used on the command line and stored in caches (`cifar100`, `imagenet-r`, `folder`, …).
     public let name: String

@@ -15,7 +15,7 @@ public struct CachedTextFeatures: Sendable {
     public var templates: [String]
 }
 
-/// A feature cache opened for reading (see docs/feature-cache.md for the format).
+/// A feature cache opened for reading (format: README.md, "Feature cache").
 public final class FeatureCache: @unchecked Sendable {
     public let directory: URL
     public let meta: FeatureCacheMeta

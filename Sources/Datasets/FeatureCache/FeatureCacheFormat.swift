@@ -1,4 +1,4 @@
-// The on-disk format of a feature cache (documented in docs/feature-cache.md):
+// The on-disk format of a feature cache (documented in README.md, "Feature cache"):
 //   meta.json                 what the cache holds (FeatureCacheMeta)
 //   text.safetensors          text_features [C, D] F32, text_features_per_template [T, C, D] F32
 //   <split>-NNNNN.safetensors one chunk of `chunk_size` dataset images: features [n, D] F16|F32, labels [n] I64,

@@ -18,7 +18,7 @@ func loadModel(_ args: ParsedArguments) throws -> LoadedCLIP {
         }
         options.cleaning = c
     }
-    if args.flag("offline") { options.hub = try HubClient(offline: true) }
+    if args.flag("offline") { options.hub = HubClient(offline: true) }
     return try ModelSource.load(id, options: options)
 }
 

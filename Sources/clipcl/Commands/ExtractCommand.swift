@@ -6,7 +6,7 @@ import TensorKit
 /// `clipcl extract`: image features of a dataset split into a crash-safe, resumable feature cache.
 enum ExtractCommand: Command {
     static let name = "extract"
-    static let summary = "Encode a dataset split once into a feature cache (resumable, shardable; see docs/feature-cache.md)."
+    static let summary = "Encode a dataset split once into a feature cache (resumable, shardable; format in README.md)."
     static let usage = """
         clipcl extract --model M --dataset D --split train|test --out DIR [--root PATH] [--dtype f16|f32] [--limit N]
                       [--batch-size B] [--chunk-size 1024] [--shard i/n] [--strict] [--views K] [--templates KEY] [--json]
