@@ -117,7 +117,7 @@ extension ExperimentConfig {
 final class LogFile: @unchecked Sendable {
     let handle: FileHandle?
     init(_ url: URL) {
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         handle = try? FileHandle(forWritingTo: url)
         _ = try? handle?.seekToEnd()
     }
