@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Crash-consistency harness: kills feature extraction and training with SIGKILL at random moments,
+# resumes each to completion, and checks the result is identical to an uninterrupted run.
+#
+#   tools/kill-test.sh [KILLS]        (default 20 kills per job; needs `swift build -c release`)
+#
+# Extraction: Fashion-MNIST test split with the tiny fixture model, chunk size 256; after each kill
+# the rerun must leave a folder byte-identical (every file, meta.json included) to the reference.
+# Training: an attention-adapter run on that cache; after each kill `clipcl run --resume` must end
+# with bit-identical adapter weights and identical per-task metrics (timing columns excluded).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KILLS=${1:-20}
+BIN=${CLIPCL_BINARY:-.build/release/clipcl}
+MODEL=Tests/Fixtures/clip/hf-tiny
+WORK=$(mktemp -d /tmp/clipcl-kill.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+[ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 2; }
+[ -d /usr/share/datasets/fashion-mnist ] || { echo "needs dataset-fashion-mnist (apt-get install dataset-fashion-mnist)" >&2; exit 2; }
+
+extract() { "$BIN" extract --model "$MODEL" --dataset fashion-mnist --split "$2" --chunk-size 256 --out "$1" "${@:3}" >/dev/null 2>&1; }
+random_delay() { awk -v max="$1" -v seed="$RANDOM$RANDOM" 'BEGIN { srand(seed); printf "%.3f", 0.02 + rand() * max }'; }
+kill_after() {  # kill_after SECONDS COMMAND...: start in its own process group, SIGKILL the group after SECONDS
+  setsid "${@:2}" >/dev/null 2>&1 & local pid=$!
+  sleep "$1"
+  if kill -9 -- "-$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; return 0; fi
+  wait "$pid" 2>/dev/null || true; return 1
+}
+
+echo "reference extraction…"
+start=$(date +%s.%N); extract "$WORK/ref" test; extract "$WORK/ref" train --limit 6000
+took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+echo "  $took s"
+killed=0; identical=0
+for i in $(seq 1 "$KILLS"); do
+  rm -rf "$WORK/x"
+  d=$(random_delay "$took")
+  if kill_after "$d" bash -c "$(declare -f extract); BIN=$BIN MODEL=$MODEL; extract $WORK/x test; extract $WORK/x train --limit 6000"; then killed=$((killed + 1)); fi
+  extract "$WORK/x" test; extract "$WORK/x" train --limit 6000
+  if diff -r "$WORK/ref" "$WORK/x" >/dev/null; then identical=$((identical + 1)); else echo "  kill $i at ${d}s: folder differs" >&2; fi
+done
+echo "extraction: $KILLS runs, $killed killed mid-run, $identical identical after resume"
+ext_ok=$([ "$identical" -eq "$KILLS" ] && echo 1 || echo 0)
+
+train() { "$BIN" run --features "$WORK/ref" --increment 2 --method attention --retention topk --epochs 20 --batch-size 32 --seeds 0,1 --out "$1" "${@:2}"; }
+table() { cut -d, -f1-6,10- "$1/tasks.csv"; }
+echo "reference training…"
+start=$(date +%s.%N); train "$WORK/run-ref" >/dev/null 2>&1
+took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+echo "  $took s"
+killed=0; identical=0
+for i in $(seq 1 "$KILLS"); do
+  rm -rf "$WORK/run"
+  d=$(random_delay "$took")
+  if kill_after "$d" "$BIN" run --features "$WORK/ref" --increment 2 --method attention --retention topk --epochs 20 --batch-size 32 --seeds 0,1 --out "$WORK/run"; then killed=$((killed + 1)); fi
+  if [ -f "$WORK/run/config.json" ]; then train "$WORK/run" --resume >/dev/null 2>&1; else train "$WORK/run" >/dev/null 2>&1; fi
+  same=1
+  diff <(table "$WORK/run-ref") <(table "$WORK/run") >/dev/null || same=0
+  for f in "$WORK"/run-ref/seed-*/adapter-task-*.safetensors; do
+    cmp -s "$f" "$WORK/run/${f#"$WORK"/run-ref/}" || same=0
+  done
+  if [ "$same" -eq 1 ]; then identical=$((identical + 1)); else echo "  kill $i at ${d}s: results differ" >&2; fi
+done
+echo "training: $KILLS runs, $killed killed mid-run, $identical identical after resume"
+[ "$ext_ok" -eq 1 ] && [ "$identical" -eq "$KILLS" ]
