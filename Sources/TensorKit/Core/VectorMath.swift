@@ -26,9 +26,11 @@ public func vexp(_ x: Vec16) -> Vec16 {
     p = p * v + 1.6666665459e-1
     p = p * v + 5.0000001201e-1
     p = p * v2 + v + 1
-    // NaN lanes would trap in the Int32 conversion; give them exponent 0 (p is NaN there anyway).
-    let finiteN = n.replacing(with: 0, where: n .!= n)
-    let bits = (SIMD16<Int32>(finiteN, rounding: .toNearestOrEven) &+ 127) &<< 23
+    // 2^n: adding 1.5·2^23 puts the integer n (|n| ≤ 128) in the low mantissa bits, so the
+    // float-to-int conversion is a bit cast (Swift's SIMD Float→Int32 init is a scalar loop, and
+    // traps on NaN; here a NaN lane just yields NaN through p).
+    let biased = unsafeBitCast(n + 12_582_912, to: SIMD16<Int32>.self) &- 0x4B40_0000
+    let bits = (biased &+ 127) &<< 23
     return p * unsafeBitCast(bits, to: Vec16.self)
 }
 
