@@ -12,7 +12,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
     /// none | topk | soft | soft-svd, applied after each task t ≥ 1 (method.md §6).
     public var retention: RetentionKind = .topk
     /// topk: fraction of entries (per tensor) that keep their new value. [?] no source: sweep
-    /// {0.1, 0.2, 0.3, 0.5, 0.7}; 0.3 is a placeholder default.
+    /// {0.1, 0.2, 0.3, 0.5, 0.7}; 0.3 is the middle of that range, chosen without evidence on real CLIP features.
     public var rho: Double = 0.3
     /// soft / soft-svd: mask bias b (RAPF `mix_bias`; 0.6 is RAPF's CIFAR-100 value).
     public var bias: Double = 0.6
