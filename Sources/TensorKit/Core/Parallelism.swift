@@ -39,3 +39,30 @@ public enum Parallelism {
         return String(cString: p)
     }
 }
+
+extension Parallelism {
+    /// Runs `body(i)` for i in 0..<count on up to `threads` cores with BLAS single-threaded inside,
+    /// so the two layers of parallelism never nest. Results come back in index order; the first
+    /// error (by index) is rethrown.
+    public static func map<T: Sendable>(_ count: Int, _ body: @Sendable (Int) throws -> T) throws -> [T] {
+        let workers = min(threads, count)
+        guard workers > 1 else { return try (0..<count).map(body) }
+        let previous = threads
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(previous)) }
+        let slots = ResultSlots<T>(count)
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            slots.set(i, Result { try body(i) })
+        }
+        return try slots.values()
+    }
+}
+
+/// Per-index result storage written by concurrent workers (each index exactly once).
+private final class ResultSlots<T>: @unchecked Sendable {
+    private var slots: [Result<T, any Error>?]
+    private let lock = NSLock()
+    init(_ n: Int) { slots = Array(repeating: nil, count: n) }
+    func set(_ i: Int, _ r: Result<T, any Error>) { lock.lock(); slots[i] = r; lock.unlock() }
+    func values() throws -> [T] { try slots.map { try $0!.get() } }
+}
