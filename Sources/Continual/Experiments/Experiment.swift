@@ -41,15 +41,14 @@ public struct Experiment {
             guard saved == (try config.resolvedForSaving()) else {
                 throw ContinualError.invalidResume("\(directory.configURL.path) differs from this run's config; resume with the same config and overrides")
             }
-        } else {
-            try writeAtomically(try config.encoded(), to: directory.configURL)
         }
-
+        // Everything that can fail on bad input happens before the run directory is written to.
         let cache = try FeatureCache.open(URL(fileURLWithPath: config.features))
         let features = try FeatureSet(cache: cache)
         let order = try config.resolveClassOrder(cache: cache)
         let runner = try ContinualRunner(config: config.run, classOrder: order, features: features)
         let encoder = try promptEncoder(cache: cache)
+        if !directory.holdsRun { try writeAtomically(try config.encoded(), to: directory.configURL) }
         let logFile = LogFile(directory.url.appendingPathComponent("log.txt"))
         let say: (String) -> Void = { line in logFile.append(line); self.log(line) }
 
@@ -100,7 +99,7 @@ public struct Experiment {
         do {
             clip = try ModelSource.load(id)
         } catch {
-            throw ContinualError.missingDependency("prompt tuning needs the text tower of \(id) (the model the cache was made with): \(error)")
+            throw ContinualError.missingDependency("prompt tuning needs the text tower of \(id)\(config.model == nil ? " (the model the cache was made with)" : ""): \(error)")
         }
         return CLIPPromptEncoder(tower: clip.model.text, tokenizer: clip.tokenizer)
     }
