@@ -252,6 +252,12 @@ public enum ImagePreprocessor {
             }
         }
         let target = resizedSize(width: input.width, height: input.height, shortestEdge: config.resizeShortestEdge)
+        // An extreme aspect ratio (e.g. a 1x4194304 PNG of 8 KB) would make the resized image absurdly large:
+        // refuse it before allocating, with the decoder's pixel limit.
+        guard target.width <= Image8.maxPixels / max(target.height, 1) else {
+            throw ImageError(file: "<image>", "resizing \(image.width)x\(image.height) to shortest edge "
+                + "\(config.resizeShortestEdge) gives \(target.width)x\(target.height), over the limit of \(Image8.maxPixels) pixels")
+        }
         let resized = PillowResize.resize(input, width: target.width, height: target.height,
                                           order: config.resizePassOrder)
         let left = cropOffset(size: resized.width, crop: config.cropWidth, rounding: config.cropRounding)

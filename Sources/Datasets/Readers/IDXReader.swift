@@ -108,16 +108,19 @@ private final class ByteSource {
             offset += n
             return [UInt8](data[start ..< start + n])
         }
-        var out = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        try out.withUnsafeMutableBytes { buf in
-            while filled < count {
-                let n = try stream!.read(into: UnsafeMutableRawBufferPointer(rebasing: buf[filled...]))
-                if n == 0 { break }
-                filled += n
-            }
+        // Grow with the data actually inflated: a tiny .gz can claim (up to maxBytes) far more than it holds,
+        // so the header's count must not be allocated up front.
+        var out: [UInt8] = []
+        out.reserveCapacity(min(count, 1 << 24))
+        let chunkSize = 1 << 20
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        defer { scratch.deallocate() }
+        while out.count < count {
+            let want = min(chunkSize, count - out.count)
+            let n = try stream!.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0 ..< want]))
+            if n == 0 { break }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0 ..< n]))
         }
-        if filled < count { out.removeLast(count - filled) }
         return out
     }
 

@@ -28,6 +28,7 @@ public enum RestrictedUnpickler {
     public static func unpickle(_ data: Data, name: String = "<pickle>") throws -> PickleValue {
         try data.withUnsafeBytes { raw in
             var machine = Machine(bytes: raw, name: name)
+            defer { machine.teardown() }
             return try machine.run()
         }
     }
@@ -88,6 +89,8 @@ private struct Machine {
     var stack: [Node] = []
     var marks: [Int] = []
     var memo: [Int: Node] = [:]
+    /// Every node pushed, so `teardown()` can dismantle the graph without recursion.
+    var created: [Node] = []
 
     init(bytes: UnsafeRawBufferPointer, name: String) {
         self.bytes = bytes
@@ -139,7 +142,21 @@ private struct Machine {
 
     // MARK: - Stack
 
-    mutating func push(_ k: Node.Kind) { stack.append(Node(k)) }
+    mutating func push(_ k: Node.Kind) {
+        let node = Node(k)
+        created.append(node)
+        stack.append(node)
+    }
+
+    /// Empties every container node while all nodes are still held by `created`, so no release cascades.
+    /// Releasing a deeply nested graph (e.g. 48 KB of TUPLE1 opcodes, found by fuzzing) would otherwise
+    /// recurse once per level in `deinit` and overflow the stack; cycles made through the memo are broken too.
+    mutating func teardown() {
+        for node in created { node.kind = .none }
+        stack.removeAll()
+        memo.removeAll()
+        created.removeAll()
+    }
 
     mutating func pop() throws -> Node {
         guard stack.count > (marks.last ?? 0), let top = stack.popLast() else { throw fail("stack underflow") }

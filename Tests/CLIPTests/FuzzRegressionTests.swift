@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+@testable import CLIP
+
+// Inputs found by the libFuzzer targets (tools/fuzz.sh, Fuzz/<target>/main.swift) that crashed or made the
+// parsers allocate absurd amounts of memory. Each file under Tests/Fixtures/fuzz/<target>/ is fed to the same
+// code as the fuzz target: a thrown error or a success is fine, a crash is the regression.
+
+private let fuzzFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/fuzz")
+
+private func fuzzInputs(_ target: String) throws -> [URL] {
+    let dir = fuzzFixtures.appendingPathComponent(target)
+    guard FileManager.default.fileExists(atPath: dir.path) else { return [] }
+    return try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)
+        .sorted { $0.lastPathComponent < $1.lastPathComponent }
+}
+
+struct FuzzRegressionTests {
+    /// Fuzz/image: decode, then preprocess (openAI(imageSize: 32)) what decodes.
+    @Test func imageInputsNeverCrash() throws {
+        let config = PreprocessConfig.openAI(imageSize: 32)
+        for url in try fuzzInputs("image") {
+            let data = try Data(contentsOf: url)
+            guard let image = try? ImageDecoder.decode(data, name: url.lastPathComponent) else { continue }
+            _ = try? ImagePreprocessor.pixels(image, config: config)
+        }
+    }
+
+    /// Tiny PNGs (8 KB) with an extreme aspect ratio decode fine, but resizing their shortest edge to 32 would
+    /// allocate gigabytes: the preprocessor refuses them before allocating.
+    @Test func extremeAspectRatioIsRefusedBeforeResizing() throws {
+        let config = PreprocessConfig.openAI(imageSize: 32)
+        let files = try fuzzInputs("image").filter { $0.lastPathComponent.hasPrefix("oversize-resize-") }
+        #expect(files.count == 2)
+        for url in files {
+            let image = try ImageDecoder.decode(contentsOf: url)
+            #expect(image.width * image.height == 1 << 22)
+            #expect(throws: ImageError.self) { try ImagePreprocessor.pixels(image, config: config) }
+        }
+    }
+}
