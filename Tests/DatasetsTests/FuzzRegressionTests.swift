@@ -31,7 +31,18 @@ struct FuzzRegressionTests {
     /// as truncated.
     @Test func gzippedIDXClaimingGigabytesIsTruncatedNotAllocated() throws {
         let url = fuzzFixtures.appendingPathComponent("idx/images-gz-claims-3GB.idx3.gz")
+        let before = peakResidentBytes()
         #expect(throws: DatasetError.self) { try IDXReader.readImages(at: url) }
+        // The old code zero-filled the 3 GB claim before inflating: the peak RSS would jump by ~3 GB.
+        #expect(peakResidentBytes() - before < 1 << 30, "reading a 35-byte file raised the peak RSS by over 1 GB")
+    }
+
+    /// VmHWM of this process (Linux), in bytes.
+    func peakResidentBytes() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb * 1024
     }
 
     /// 48 KB of TUPLE1 opcodes nest tuples ~48,000 deep. The value tree is refused (deeper than 100 levels),
