@@ -40,14 +40,7 @@ enum DemoCommand: Command {
             var options = ExtractionOptions(split: split, templates: try benchmark.templates(nil))
             options.limit = limit == 0 ? nil : limit
             let extractor = try FeatureExtractor(clip: clip, checkpointSHA256: sha, benchmark: benchmark, samples: samples, options: options)
-            var bar: ProgressBar? = nil
-            extractor.progress = { done, total in
-                if bar == nil, total > 0 { bar = ProgressBar("extract \(split.rawValue)", total: total, unit: "img") }
-                bar?.update(done)
-            }
-            extractor.warn = { printError($0) }
-            let s = try extractor.run(into: cacheDir)
-            bar?.finish()
+            let s = try runWithProgress(extractor, label: "extract \(split.rawValue)", into: cacheDir)
             if s.imagesRead > 0 {
                 printError("extract \(split.rawValue): \(s.samples) features, " + String(format: "%.1f img/s", s.imagesPerSecond))
             }

@@ -72,15 +72,8 @@ enum ExtractCommand: Command {
         let clip = try loadModel(args)
         let sha = try FeatureCache.checkpointSHA256(of: clip)
         let extractor = try FeatureExtractor(clip: clip, checkpointSHA256: sha, benchmark: benchmark, samples: samples, options: options)
-        var bar: ProgressBar? = nil
-        extractor.progress = { done, total in
-            if bar == nil, total > 0 { bar = ProgressBar("\(benchmark.name) \(split.rawValue)", total: total, unit: "img") }
-            bar?.update(done)
-        }
-        extractor.warn = { printError($0) }
         extractor.log = { printError($0) }
-        let summary = try extractor.run(into: out)
-        bar?.finish()
+        let summary = try runWithProgress(extractor, label: "\(benchmark.name) \(split.rawValue)", into: out)
         if args.flag("json") {
             try printJSON(summary)
         } else {
@@ -105,4 +98,17 @@ enum ExtractCommand: Command {
                   + "\(summary.shards) shards, \(summary.samples) features (\(String(format: "%.1f", summary.seconds)) s)")
         }
     }
+}
+
+/// Runs an extractor with a progress bar (images/s, ETA) and warnings on stderr.
+func runWithProgress(_ extractor: FeatureExtractor, label: String, into out: URL) throws -> ExtractionSummary {
+    var bar: ProgressBar? = nil
+    extractor.progress = { done, total in
+        if bar == nil, total > 0 { bar = ProgressBar(label, total: total, unit: "img") }
+        bar?.update(done)
+    }
+    extractor.warn = { printError($0) }
+    let summary = try extractor.run(into: out)
+    bar?.finish()
+    return summary
 }
