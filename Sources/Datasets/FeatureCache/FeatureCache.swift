@@ -108,12 +108,12 @@ public final class FeatureCache: @unchecked Sendable {
         }
         // Hash, convert and copy the shards on all cores; each worker fills its own rows.
         let classCount = meta.classNames.count
-        let results = ParallelResults<[Int]>(count: shards.count)
+        var perShard: Result<[[Int]], any Error> = .success([])
         let storage = [Float](unsafeUninitializedCapacity: total * rowSize) { buffer, initialized in
             let out = SendableBuffer(buffer)
-            DispatchQueue.concurrentPerform(iterations: shards.count) { k in
-                let s = shards[k]
-                results.set(k) {
+            perShard = Result {
+                try Parallelism.map(shards.count) { k in
+                    let s = shards[k]
                     try s.verify()
                     let rows = UnsafeMutableBufferPointer(rebasing: out.buffer[(offsets[k] * rowSize)..<(offsets[k + 1] * rowSize)])
                     try s.copy(name, into: rows)
@@ -122,7 +122,7 @@ public final class FeatureCache: @unchecked Sendable {
             }
             initialized = total * rowSize
         }
-        let labels = try results.values().flatMap { $0 }
+        let labels = try perShard.get().flatMap { $0 }
         let ids = shards.flatMap(\.ids)
         let shape = width == 1 ? [total, d] : [total, width, d]
         return (Tensor(unchecked: shape, storage: storage), labels, ids)
@@ -144,15 +144,11 @@ public final class FeatureCache: @unchecked Sendable {
             var rows = 0
             var skipped: [String] = []
             let shards = try (0..<info.shards).filter { info.part?.owns(chunk: $0) ?? true }.map { try shard(split, $0) }
-            let results = ParallelResults<Void>(count: shards.count)
             let classCount = meta.classNames.count
-            DispatchQueue.concurrentPerform(iterations: shards.count) { k in
-                results.set(k) {
-                    try shards[k].verify()
-                    _ = try shards[k].labels(classCount: classCount)
-                }
+            _ = try Parallelism.map(shards.count) { k in
+                try shards[k].verify()
+                _ = try shards[k].labels(classCount: classCount)
             }
-            _ = try results.values()
             for s in shards {
                 let expected = min(meta.chunkSize, info.datasetSamples - s.chunk * meta.chunkSize)
                 guard s.count + s.skipped.count == expected else {
@@ -263,16 +259,3 @@ struct SendableBuffer<T>: @unchecked Sendable {
     init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
 }
 
-/// Per-index results of a concurrent loop; `values()` rethrows the first error in index order.
-final class ParallelResults<T>: @unchecked Sendable {
-    private var slots: [Result<T, Error>?]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ body: () throws -> T) {
-        let r = Result { try body() }
-        lock.lock()
-        slots[i] = r
-        lock.unlock()
-    }
-    func values() throws -> [T] { try slots.map { try $0!.get() } }
-}
