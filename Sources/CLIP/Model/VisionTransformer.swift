@@ -22,7 +22,7 @@ public struct VisionTransformer: Sendable {
     }
 
     public func embed(_ pixels: Tensor) throws(TensorError) -> Variable {
-        let s = config.imageSize, p = config.patchSize, g = config.gridSize, w = config.vision.width
+        let s = config.imageSize, p = config.patchSize, w = config.vision.width
         guard pixels.rank == 4, pixels.shape[1] == 3, pixels.shape[2] == s, pixels.shape[3] == s else {
             throw .shapeMismatch(op: "VisionTransformer", shapes: [pixels.shape, [-1, 3, s, s]], reason: "pixels must be [B, 3, \(s), \(s)]")
         }
@@ -35,7 +35,6 @@ public struct VisionTransformer: Sendable {
         x = try preLayerNorm(x)
         for block in blocks { x = try block(x, mask: .none) }
         let first = try x.slice(axis: 1, 0..<1).reshaped([b, w])
-        _ = g
         return try projection(try postLayerNorm(first))
     }
 
