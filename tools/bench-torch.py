@@ -5,30 +5,14 @@ one warm-up call, then as many calls as fit in SECONDS. Prints one JSON object.
 Run it in a throwaway venv:  python3 -m venv /tmp/venv-bench && /tmp/venv-bench/bin/pip install torch open_clip_torch
 Tests never need Python.
 """
-import argparse, json, os, sys, time
+import argparse, json, os, time
 
 import torch
 
 
-def _torchvision_shim():
-    """A CPU torch with a CUDA-built torchvision wheel fails on import ("torchvision::nms does not
-    exist"); defining the two op schemas first lets open_clip import it (no torchvision op is used)."""
-    try:
-        import torchvision  # noqa: F401
-        return
-    except RuntimeError as e:
-        if "torchvision::nms" not in str(e):
-            raise
-    for k in [k for k in sys.modules if k == "torchvision" or k.startswith("torchvision.")]:
-        del sys.modules[k]
-    lib = torch.library.Library("torchvision", "DEF")
-    lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    globals()["_tv_lib"] = lib
-    import torchvision  # noqa: F401
+from torchvision_compat import import_torchvision  # noqa: E402
 
-
-_torchvision_shim()
+import_torchvision()
 import open_clip  # noqa: E402
 
 

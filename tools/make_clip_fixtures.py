@@ -35,8 +35,8 @@ HOW TO RUN (from the repository root; tests never need Python -- the generated f
 
     Versions used for the committed files are in Tests/Fixtures/clip/manifest.json ("versions").
     The PyPI torchvision wheel is linked against CUDA torch; with a CPU torch its C++ ops fail to load and
-    `import torchvision` dies in _meta_registrations ("operator torchvision::nms does not exist"). The shim below
-    defines the two op schemas it needs; nothing here uses those ops.
+    `import torchvision` dies in _meta_registrations ("operator torchvision::nms does not exist");
+    tools/torchvision_compat.py defines the two op schemas it needs; nothing here uses those ops.
 """
 
 import argparse
@@ -55,24 +55,9 @@ import torch
 torch.set_grad_enabled(False)
 
 
-def _torchvision_shim():
-    try:
-        import torchvision  # noqa: F401
-        return "native"
-    except RuntimeError as e:
-        if "torchvision::nms" not in str(e):
-            raise
-    for k in [k for k in sys.modules if k == "torchvision" or k.startswith("torchvision.")]:
-        del sys.modules[k]
-    lib = torch.library.Library("torchvision", "DEF")
-    lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    globals()["_tv_lib"] = lib  # keep the Library alive
-    import torchvision  # noqa: F401
-    return "python-only (C++ ops unavailable; schema shim)"
+from torchvision_compat import import_torchvision  # noqa: E402
 
-
-TORCHVISION_MODE = _torchvision_shim()
+TORCHVISION_MODE = import_torchvision()
 
 import PIL  # noqa: E402
 from PIL import Image  # noqa: E402
