@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// Several experiments over one feature cache (a sweep grid, or the demo's method comparison),
@@ -78,15 +79,15 @@ public struct Comparison {
              s.bwt.map { String(format: "%.4f", $0) } ?? "", s.seeds.map(String.init).joined(separator: " "),
              String(format: "%.3f", s.timings.train)]
         }
-        try writeAtomically(Data(CSV.encode(header: ["label", "avg", "avg_std", "last", "last_std", "forgetting", "bwt", "seeds", "train_s"],
+        try FeatureCacheFiles.writeAtomically(Data(CSV.encode(header: ["label", "avg", "avg_std", "last", "last_std", "forgetting", "bwt", "seeds", "train_s"],
                                             rows: csvRows).utf8), to: directory.appendingPathComponent("comparison.csv"))
         let svg = AccuracyPlot(title: title, series: results.map { .init(name: $0.0.label, values: Self.curve($0.1)) }).svg()
-        try writeAtomically(Data(svg.utf8), to: directory.appendingPathComponent("comparison.svg"))
+        try FeatureCacheFiles.writeAtomically(Data(svg.utf8), to: directory.appendingPathComponent("comparison.svg"))
         let report = HTMLReport(title: title, header: Self.header, rows: rows, plotSVG: svg, notes: [
             "Accuracies in percent on the test samples of all classes seen so far; Avg = mean of A_t over tasks, Last = final A_t.",
             "joint is trained once on all classes: it has one point (the last task) and no forgetting.",
             "Each row's run directory (config.json, metrics.json, tasks.csv, adapter weights per task) is a sub-folder of this one.",
         ])
-        try writeAtomically(Data(report.html().utf8), to: directory.appendingPathComponent("report.html"))
+        try FeatureCacheFiles.writeAtomically(Data(report.html().utf8), to: directory.appendingPathComponent("report.html"))
     }
 }

@@ -48,7 +48,7 @@ public struct Experiment {
         let order = try config.resolveClassOrder(cache: cache)
         let runner = try ContinualRunner(config: config.run, classOrder: order, features: features)
         let encoder = try promptEncoder(cache: cache)
-        if !directory.holdsRun { try writeAtomically(try config.encoded(), to: directory.configURL) }
+        if !directory.holdsRun { try FeatureCacheFiles.writeAtomically(try config.encoded(), to: directory.configURL) }
         let logFile = LogFile(directory.url.appendingPathComponent("log.txt"))
         let say: (String) -> Void = { line in logFile.append(line); self.log(line) }
 

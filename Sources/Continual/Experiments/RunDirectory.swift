@@ -12,7 +12,7 @@ import TensorKit
 ///     DIR/seed-S/result.json           the seed's result so far (resume point)
 ///     DIR/seed-S/adapter-task-T.safetensors   the method's parameters after task T
 ///
-/// Every file is written to a temporary name and renamed, so a kill never leaves a half-written
+/// Every file is written to a temporary name, fsynced and renamed (FeatureCacheFiles.writeAtomically), so a kill never leaves a half-written
 /// file; `result.json` is written after the task's weights, so it never points at missing ones.
 public struct RunDirectory: Sendable {
     public let url: URL
@@ -59,7 +59,7 @@ public struct RunDirectory: Sendable {
             w.metadata = ["seed": "\(seed)", "task": "\(task)", "method": result.method]
             try w.write(to: weightsURL(seed, task: task))
         }
-        try writeAtomically(try Self.encoder.encode(result), to: resultURL(seed))
+        try FeatureCacheFiles.writeAtomically(try Self.encoder.encode(result), to: resultURL(seed))
     }
 
     static let encoder: JSONEncoder = {
@@ -71,12 +71,12 @@ public struct RunDirectory: Sendable {
 
     /// Writes metrics.json, tasks.csv, accuracy.svg and report.html for finished seeds.
     func writeReports(_ summary: RunSummary, dataset: String) throws {
-        try writeAtomically(try Self.encoder.encode(summary), to: url.appendingPathComponent("metrics.json"))
-        try writeAtomically(Data(summary.taskCSV().utf8), to: url.appendingPathComponent("tasks.csv"))
+        try FeatureCacheFiles.writeAtomically(try Self.encoder.encode(summary), to: url.appendingPathComponent("metrics.json"))
+        try FeatureCacheFiles.writeAtomically(Data(summary.taskCSV().utf8), to: url.appendingPathComponent("tasks.csv"))
         let plot = AccuracyPlot(title: "\(summary.name): \(dataset) \(summary.scenario)",
                                 series: [.init(name: summary.name, values: summary.perTask.map(\.accuracy))])
         let svg = plot.svg()
-        try writeAtomically(Data(svg.utf8), to: url.appendingPathComponent("accuracy.svg"))
+        try FeatureCacheFiles.writeAtomically(Data(svg.utf8), to: url.appendingPathComponent("accuracy.svg"))
         let n = summary.seeds.count
         let report = HTMLReport(
             title: "\(summary.name) — \(dataset) \(summary.scenario)",
@@ -88,21 +88,6 @@ public struct RunDirectory: Sendable {
             plotSVG: svg,
             notes: ["Accuracies in percent on the test samples of all classes seen so far (sample-weighted).",
                     "Avg = mean over tasks of A_t; Last = A_T; forgetting (Chaudhry et al.) and BWT (GEM, final row) over old tasks."])
-        try writeAtomically(Data(report.html().utf8), to: url.appendingPathComponent("report.html"))
-    }
-}
-
-/// Writes `data` to a temporary file next to `url`, then renames it over `url`.
-public func writeAtomically(_ data: Data, to url: URL) throws {
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-    do {
-        try data.write(to: tmp)
-        guard rename(tmp.path, url.path) == 0 else {
-            throw ContinualError.invalidData("cannot rename \(tmp.path) to \(url.path): \(String(cString: strerror(errno)))")
-        }
-    } catch {
-        try? FileManager.default.removeItem(at: tmp)
-        if error is ContinualError { throw error }
-        throw ContinualError.invalidData("cannot write \(url.path): \(error.localizedDescription)")
+        try FeatureCacheFiles.writeAtomically(Data(report.html().utf8), to: url.appendingPathComponent("report.html"))
     }
 }
