@@ -28,8 +28,12 @@ let package = Package(
         .target(name: "CImageShim", dependencies: ["CJPEG", "CPNG"],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
+        // The bf16 GEMM (AVX-512 BF16 intrinsics, selected at run time). -O3 also in debug builds,
+        // so tests that run it on real shapes stay fast.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         // MARK: - Libraries
-        .target(name: "TensorKit", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
+        .target(name: "TensorKit", dependencies: ["CBLAS", "CKernels"], swiftSettings: kernelFlags),
         .target(name: "CLIP", dependencies: ["TensorKit", "CZlib", "CJPEG", "CPNG", "CImageShim"],
                 resources: [.copy("Resources")], swiftSettings: kernelFlags),
         .target(name: "Datasets", dependencies: ["CLIP", "TensorKit", "CZlib"],

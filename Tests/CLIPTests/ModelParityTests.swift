@@ -52,6 +52,43 @@ import Testing
         #expect(try maxAbs(logits, ref.tensor("logits_per_image")) <= 1e-3)
     }
 
+    /// Cosine similarity of each row pair.
+    static func rowCosines(_ a: Tensor, _ b: Tensor) throws -> [Float] {
+        let na = try a.l2Normalized(), nb = try b.l2Normalized(), d = a.shape[1]
+        return (0..<a.shape[0]).map { i in (0..<d).reduce(Float(0)) { $0 + na.storage[i * d + $1] * nb.storage[i * d + $1] } }
+    }
+
+    /// bf16 matmuls against the reference implementations' fp32 image features.
+    @Test(arguments: ["hf-tiny", "openclip-tiny"])
+    func bf16ImageEmbeddingsStayWithinCosine0999(_ name: String) throws {
+        var clip = try ModelSource.load(Self.root.appendingPathComponent(name).path)
+        let ref = try expected(name)
+        try clip.model.vision.setDType(.bf16)
+        #expect(clip.model.vision.dtype == .bf16)
+        let image = try clip.model.encodeImages(try ref.tensor("pixel_values"))
+        let reference = try ref.tensor("image_features_raw")
+        for c in try Self.rowCosines(image, reference) { #expect(c >= 0.999) }
+        // It is a different computation, not the fp32 one relabelled.
+        #expect(try maxAbs(image, reference) > 1e-5)
+        try clip.model.vision.setDType(.f32)
+        #expect(try maxAbs(try clip.model.encodeImages(try ref.tensor("pixel_values")), reference) <= 1e-4)
+    }
+
+    /// The same on a random tower of ViT-B/32's width and token count (4 of its 12 layers, to keep
+    /// the debug-build test short), against our fp32 path.
+    @Test func bf16OnAFullWidthRandomTower() throws {
+        var config = CLIPConfig.vitB32
+        config.vision.layers = 4
+        config.text = TowerConfig(width: 64, layers: 1, heads: 1, mlpWidth: 64, activation: .quickGELU)
+        var model = try CLIPModel.random(config: config, seed: 5)
+        var rng = RandomGenerator(seed: 6)
+        let pixels = Tensor.normal(shape: [3, 3, 224, 224], mean: 0, std: 1, using: &rng)
+        let fp32 = try model.encodeImages(pixels)
+        try model.vision.setDType(.bf16)
+        let bf16 = try model.encodeImages(pixels)
+        for c in try Self.rowCosines(bf16, fp32) { #expect(c >= 0.999, "cosine \(c)") }
+    }
+
     @Test(arguments: ["hf-tiny", "openclip-tiny"])
     func preprocessingMatchesWithinOneLSB(_ name: String) throws {
         let clip = try ModelSource.load(Self.root.appendingPathComponent(name).path)

@@ -264,7 +264,7 @@ struct FeatureCacheTests {
         lock.release()
     }
 
-    @Test("refuses to add to a cache made with another checkpoint, preprocessing, dtype or dataset size")
+    @Test("refuses to add to a cache made with another checkpoint, preprocessing, storage or compute dtype, or dataset size")
     func refusesToMix() throws {
         let data = try CacheFixtures.temporaryDirectory("data"), out = try CacheFixtures.temporaryDirectory("out")
         defer { try? FileManager.default.removeItem(at: data); try? FileManager.default.removeItem(at: out) }
@@ -281,12 +281,16 @@ struct FeatureCacheTests {
         #expect(otherSHA.contains("refusing") && otherSHA.contains("checkpoint sha256"), "\(otherSHA)")
         let dtype = refusal { _ = try CacheFixtures.extractor(clip, sha: sha, samples: samples) { $0.dtype = .f32 }.run(into: out) }
         #expect(dtype.contains("dtype F16 vs F32"), "\(dtype)")
+        var bf16 = clip
+        try bf16.model.vision.setDType(.bf16)
+        let compute = refusal { _ = try CacheFixtures.extractor(bf16, sha: sha, samples: samples).run(into: out) }
+        #expect(compute.contains("compute dtype f32 vs bf16"), "\(compute)")
         let limit = refusal { _ = try CacheFixtures.extractor(clip, sha: sha, samples: samples) { $0.limit = 5 }.run(into: out) }
         #expect(limit.contains("refusing"), "\(limit)")
         clip.preprocess.mean = [0.5, 0.5, 0.5]
         let preprocessing = refusal { _ = try CacheFixtures.extractor(clip, sha: sha, samples: samples).run(into: out) }
         #expect(preprocessing.contains("preprocessing"), "\(preprocessing)")
-        for m in [otherSHA, dtype, limit, preprocessing] { #expect(!m.contains("\n")) }
+        for m in [otherSHA, dtype, compute, limit, preprocessing] { #expect(!m.contains("\n")) }
         #expect(CacheFixtures.difference(before, try CacheFixtures.snapshot(out)) == nil, "a refused run must not touch the cache")
     }
 

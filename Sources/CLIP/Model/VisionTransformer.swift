@@ -5,6 +5,7 @@ import TensorKit
 /// pixels [B, 3, S, S] → patch embedding (a bias-free conv with kernel = stride = patch, done as a
 /// matmul over flattened patches) → class token + positional embedding → ln_pre → blocks (no mask)
 /// → ln_post on the class token → projection. The result is the un-normalised image embedding.
+/// The tower is frozen everywhere in clipcl, so its forward is inference-only (`ImageTowerForward.swift`).
 public struct VisionTransformer: Sendable {
     public var config: CLIPConfig
     /// Conv weight [width, 3, P, P] flattened to [width, 3·P·P] (channel, then row, then column).
@@ -15,27 +16,24 @@ public struct VisionTransformer: Sendable {
     public var blocks: [ResidualAttentionBlock]
     public var postLayerNorm: LayerNorm
     public var projection: Linear            // [embed, width], no bias
+    /// bf16 copies of the matmul weights when the tower runs in bf16 (`setDType`).
+    public private(set) var bf16: BFloat16VisionWeights?
 
-    /// Image embeddings [B, embed] for pixels [B, 3, S, S].
-    public func callAsFunction(_ pixels: Tensor) throws(TensorError) -> Tensor {
-        try embed(pixels).value
+    public var dtype: ComputeDType { bf16 == nil ? .f32 : .bf16 }
+
+    /// Switches the matmuls to `dtype`; bf16 packs the weights once (fp32 weights are kept).
+    public mutating func setDType(_ dtype: ComputeDType) throws(TensorError) {
+        switch dtype {
+        case .f32: bf16 = nil
+        case .bf16: if bf16 == nil { bf16 = try BFloat16VisionWeights(self) }
+        }
     }
 
-    public func embed(_ pixels: Tensor) throws(TensorError) -> Variable {
-        let s = config.imageSize, p = config.patchSize, w = config.vision.width
-        guard pixels.rank == 4, pixels.shape[1] == 3, pixels.shape[2] == s, pixels.shape[3] == s else {
-            throw .shapeMismatch(op: "VisionTransformer", shapes: [pixels.shape, [-1, 3, s, s]], reason: "pixels must be [B, 3, \(s), \(s)]")
-        }
-        let b = pixels.shape[0]
-        let patches = Variable(Self.patchify(pixels, patch: p))                       // [B, g², 3·P·P]
-        let tokens = try Variable.linear(patches, weight: patchEmbedding, bias: nil)   // [B, g², W]
-        let cls = try Variable(try Tensor(zeros: [b, 1, w])) + (try classEmbedding.reshaped([1, 1, w]))
-        var x = try Variable.concatenate([cls, tokens], axis: 1)
-        x = try x + positionalEmbedding
-        x = try preLayerNorm(x)
-        for block in blocks { x = try block(x, mask: .none) }
-        let first = try x.slice(axis: 1, 0..<1).reshaped([b, w])
-        return try projection(try postLayerNorm(first))
+    public init(config: CLIPConfig, patchEmbedding: Variable, classEmbedding: Variable, positionalEmbedding: Variable,
+                preLayerNorm: LayerNorm, blocks: [ResidualAttentionBlock], postLayerNorm: LayerNorm, projection: Linear) {
+        self.config = config; self.patchEmbedding = patchEmbedding; self.classEmbedding = classEmbedding
+        self.positionalEmbedding = positionalEmbedding; self.preLayerNorm = preLayerNorm; self.blocks = blocks
+        self.postLayerNorm = postLayerNorm; self.projection = projection
     }
 
     /// [B, 3, S, S] → [B, (S/P)², 3·P·P]: each patch flattened channel-major, then row, then column,
@@ -63,5 +61,35 @@ public struct VisionTransformer: Sendable {
             }
         }
         return Tensor(unchecked: [b, g * g, patchLen], storage: out)
+    }
+}
+
+/// The image tower's matmul weights rounded to bf16 and packed once; Q, K and V are fused into one
+/// [3·width, width] matrix so a block makes one QKV GEMM.
+public struct BFloat16VisionWeights: Sendable {
+    struct Block: Sendable {
+        var qkv: BFloat16Weights
+        var qkvBias: [Float]
+        var output: BFloat16Weights
+        var fc1: BFloat16Weights
+        var fc2: BFloat16Weights
+    }
+    var patch: BFloat16Weights
+    var blocks: [Block]
+
+    init(_ tower: VisionTransformer) throws(TensorError) {
+        patch = try BFloat16Weights(tower.patchEmbedding.value)
+        blocks = try tower.blocks.map { (b) throws(TensorError) -> Block in
+            let a = b.attention
+            let w = try Tensor.concatenate([a.query.weight.value, a.key.weight.value, a.value.weight.value], axis: 0)
+            let bias = [a.query.bias, a.key.bias, a.value.bias].flatMap { $0?.value.storage ?? [Float](repeating: 0, count: a.query.weight.value.shape[0]) }
+            return Block(qkv: try BFloat16Weights(w), qkvBias: bias, output: try BFloat16Weights(a.output.weight.value),
+                         fc1: try BFloat16Weights(b.fc1.weight.value), fc2: try BFloat16Weights(b.fc2.weight.value))
+        }
+    }
+
+    /// Bytes of the packed copies.
+    public var byteCount: Int {
+        patch.byteCount + blocks.reduce(0) { $0 + $1.qkv.byteCount + $1.output.byteCount + $1.fc1.byteCount + $1.fc2.byteCount }
     }
 }

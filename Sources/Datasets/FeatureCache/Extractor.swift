@@ -117,7 +117,7 @@ public final class FeatureExtractor {
     func identity() -> FeatureCacheMeta {
         FeatureCacheMeta(dataset: dataset, classNames: classNames, classOrder: classOrder, logitScale: clip.model.logitScaleExp,
                          modelID: clip.modelID, checkpointSHA256: checkpointSHA256, dtype: options.dtype,
-                         preprocessing: clip.preprocess, embedDim: clip.model.config.embedDim, chunkSize: options.chunkSize,
+                         computeDType: clip.model.vision.dtype, preprocessing: clip.preprocess, embedDim: clip.model.config.embedDim, chunkSize: options.chunkSize,
                          batchSize: options.batchSize, views: options.views, templates: options.templates)
     }
 

@@ -113,7 +113,10 @@ public struct FeatureCacheMeta: Codable, Sendable, Equatable {
     public var modelID: String
     /// SHA-256 of the checkpoint weights (see `FeatureCache.checkpointSHA256`); nil for imported features.
     public var checkpointSHA256: String?
+    /// Storage type of the features in the shards.
     public var dtype: FeatureDType
+    /// Precision of the image tower's matmuls during extraction (`--dtype`); nil for imported features.
+    public var computeDType: ComputeDType?
     /// The image preprocessing used; nil for imported features.
     public var preprocessing: PreprocessConfig?
     public var embedDim: Int
@@ -128,7 +131,7 @@ public struct FeatureCacheMeta: Codable, Sendable, Equatable {
     public var splits: [String: FeatureSplitInfo]
 
     public init(dataset: String, classNames: [String], classOrder: [Int]?, logitScale: Float, modelID: String,
-                checkpointSHA256: String?, dtype: FeatureDType, preprocessing: PreprocessConfig?, embedDim: Int,
+                checkpointSHA256: String?, dtype: FeatureDType, computeDType: ComputeDType?, preprocessing: PreprocessConfig?, embedDim: Int,
                 chunkSize: Int, batchSize: Int?, views: Int, templates: [String], splits: [String: FeatureSplitInfo] = [:]) {
         self.dataset = dataset
         self.classNames = classNames
@@ -137,6 +140,7 @@ public struct FeatureCacheMeta: Codable, Sendable, Equatable {
         self.modelID = modelID
         self.checkpointSHA256 = checkpointSHA256
         self.dtype = dtype
+        self.computeDType = computeDType
         self.preprocessing = preprocessing
         self.embedDim = embedDim
         self.chunkSize = chunkSize
@@ -148,7 +152,7 @@ public struct FeatureCacheMeta: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, version, dataset, classNames = "class_names", classOrder = "class_order", logitScale = "logit_scale"
-        case modelID = "model_id", checkpointSHA256 = "checkpoint_sha256", dtype, preprocessing
+        case modelID = "model_id", checkpointSHA256 = "checkpoint_sha256", dtype, computeDType = "compute_dtype", preprocessing
         case embedDim = "embed_dim", chunkSize = "chunk_size", batchSize = "batch_size", views, templates, splits
     }
 
@@ -169,7 +173,10 @@ public struct FeatureCacheMeta: Codable, Sendable, Equatable {
         if preprocessing != other.preprocessing {
             return "preprocessing \(Self.describe(preprocessing)) vs \(Self.describe(other.preprocessing))"
         }
-        if dtype != other.dtype { return "dtype \(dtype.rawValue) vs \(other.dtype.rawValue)" }
+        if dtype != other.dtype { return "dtype \(dtype.rawValue) vs \(other.dtype.rawValue) (--storage)" }
+        if computeDType != other.computeDType {
+            return "compute dtype \(computeDType?.rawValue ?? "none") vs \(other.computeDType?.rawValue ?? "none") (--dtype)"
+        }
         if embedDim != other.embedDim { return "embed_dim \(embedDim) vs \(other.embedDim)" }
         if chunkSize != other.chunkSize { return "chunk_size \(chunkSize) vs \(other.chunkSize) (--chunk-size)" }
         if batchSize != other.batchSize {

@@ -75,7 +75,7 @@ public enum FeatureCacheImporter {
             throw FeatureCacheError(dir, "is not empty; import into a new folder")
         }
         var meta = FeatureCacheMeta(dataset: dataset, classNames: classNames, classOrder: try? Benchmark.named(dataset).classOrder(classCount: c),
-                                    logitScale: logitScale, modelID: modelID, checkpointSHA256: nil, dtype: dtype, preprocessing: nil,
+                                    logitScale: logitScale, modelID: modelID, checkpointSHA256: nil, dtype: dtype, computeDType: nil, preprocessing: nil,
                                     embedDim: dim, chunkSize: chunkSize, batchSize: nil, views: 1, templates: templates)
         try TextFeatureFile.write(dir.appendingPathComponent(FeatureCacheFiles.textName), classifier: classifier, perTemplate: perTemplate,
                                   templates: templates, classNames: classNames)

@@ -137,7 +137,9 @@ func vmax(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
         var acc = UnsafeRawPointer(x).loadUnaligned(as: Vec16.self)
         i = 16
         while i + 16 <= count {
-            acc = pointwiseMax(acc, UnsafeRawPointer(x + i).loadUnaligned(as: Vec16.self))
+            // A compare and blend: the stdlib's pointwiseMax is a per-lane scalar loop (seen in perf).
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vec16.self)
+            acc = acc.replacing(with: v, where: v .> acc)
             i += 16
         }
         m = acc.max()

@@ -15,8 +15,8 @@ public enum Activation: String, Codable, Sendable {
 }
 
 extension Tensor {
-    public func gelu() -> Tensor { map { $0 * 0.5 * (1 + verf($0 * 0.7071067811865476)) } }
-    public func quickGELU() -> Tensor { map { $0 * vsigmoid($0 * 1.702) } }
+    public func gelu() -> Tensor { map(geluValue) }
+    public func quickGELU() -> Tensor { map(quickGELUValue) }
 
     public func activated(_ a: Activation) -> Tensor {
         switch a {
@@ -25,6 +25,14 @@ extension Tensor {
         }
     }
 }
+
+/// x·Φ(x).
+@inline(__always)
+func geluValue(_ x: Vec16) -> Vec16 { x * 0.5 * (1 + verf(x * 0.7071067811865476)) }
+
+/// x·σ(1.702x).
+@inline(__always)
+func quickGELUValue(_ x: Vec16) -> Vec16 { x * vsigmoid(x * 1.702) }
 
 /// d/dx of GELU: Φ(x) + x·φ(x).
 @inline(__always)

@@ -40,22 +40,12 @@ extension Tensor {
                             guard let Q = qp.baseAddress, let K = kp.baseAddress, let V = vp.baseAddress,
                                   let O = op.baseAddress, let P0 = pp.baseAddress, L > 0, S > 0 else { return }
                             for b in 0..<s.batch {
-                                for h in 0..<s.heads {
-                                    let P = keepProbabilities ? P0 + (b * s.heads + h) * L * S : P0
-                                    // scores = scale · Q_h K_hᵀ, written into P, then softmax in place per row.
-                                    sgemm(transA: false, transB: true, m: L, n: S, k: dh, alpha: s.scale,
-                                          a: Q + b * L * D + h * dh, lda: D, b: K + b * S * D + h * dh, ldb: D,
-                                          c: P, ldc: S)
-                                    for i in 0..<L {
-                                        let row = P + i * S
-                                        let valid = mask.isNone ? S : mask.visible(query: i, queries: L, keys: S, batch: b)
-                                        softmaxRow(row, row, valid)
-                                        if valid < S { (row + valid).update(repeating: 0, count: S - valid) }
-                                    }
-                                    sgemm(transA: false, transB: false, m: L, n: dh, k: S,
-                                          a: P, lda: S, b: V + b * S * D + h * dh, ldb: D,
-                                          c: O + b * L * D + h * dh, ldc: D)
-                                }
+                                attentionHeads(
+                                    q: Q + b * L * D, ldq: D, k: K + b * S * D, ldk: D, v: V + b * S * D, ldv: D,
+                                    queries: L, keys: S, heads: s.heads, headDim: dh, scale: s.scale,
+                                    out: O + b * L * D, ldo: D,
+                                    probabilities: { h in keepProbabilities ? P0 + (b * s.heads + h) * L * S : P0 },
+                                    visible: { i in mask.isNone ? S : mask.visible(query: i, queries: L, keys: S, batch: b) })
                             }
                         }
                     }
@@ -64,6 +54,19 @@ extension Tensor {
         }
         let p = keepProbabilities ? Tensor(unchecked: [s.batch, s.heads, L, S], storage: probs) : nil
         return (Tensor(unchecked: [s.batch, L, D], storage: out), p)
+    }
+
+    /// Unmasked multi-head self-attention of one sequence whose rows hold [q | k | v] (width 3·D,
+    /// the output of a fused QKV projection); writes [tokens, D] rows with stride `ldo`.
+    /// `scratch` holds tokens² floats (one head's scores at a time).
+    public static func selfAttention(
+        packedQKV qkv: UnsafePointer<Float>, tokens: Int, width: Int, heads: Int,
+        scratch: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, ldo: Int
+    ) {
+        let dh = width / heads
+        attentionHeads(q: qkv, ldq: 3 * width, k: qkv + width, ldk: 3 * width, v: qkv + 2 * width, ldv: 3 * width,
+                       queries: tokens, keys: tokens, heads: heads, headDim: dh, scale: 1 / Float(dh).squareRoot(),
+                       out: out, ldo: ldo, probabilities: { _ in scratch }, visible: { _ in tokens })
     }
 
     /// Gradients of the attention core given the saved probabilities.
@@ -109,5 +112,30 @@ extension Tensor {
         }}}}}}}}}
         return (Tensor(unchecked: q.shape, storage: dq), Tensor(unchecked: k.shape, storage: dk),
                 Tensor(unchecked: v.shape, storage: dv))
+    }
+}
+
+/// The attention core of one batch element: per head h, P = softmax(scale · Q_h K_hᵀ) with row i
+/// limited to its first `visible(i)` keys (the rest get weight 0), then O_h = P V_h.
+/// Heads are column blocks of the q/k/v/out rows, addressed through the row strides.
+@inline(__always)
+func attentionHeads(
+    q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
+    queries L: Int, keys S: Int, heads: Int, headDim dh: Int, scale: Float,
+    out: UnsafeMutablePointer<Float>, ldo: Int,
+    probabilities: (Int) -> UnsafeMutablePointer<Float>, visible: (Int) -> Int
+) {
+    for h in 0..<heads {
+        let P = probabilities(h)
+        sgemm(transA: false, transB: true, m: L, n: S, k: dh, alpha: scale,
+              a: q + h * dh, lda: ldq, b: k + h * dh, ldb: ldk, c: P, ldc: S)
+        for i in 0..<L {
+            let row = P + i * S
+            let valid = visible(i)
+            softmaxRow(row, row, valid)
+            if valid < S { (row + valid).update(repeating: 0, count: S - valid) }
+        }
+        sgemm(transA: false, transB: false, m: L, n: dh, k: S,
+              a: P, lda: S, b: v + h * dh, ldb: ldv, c: out + h * dh, ldc: ldo)
     }
 }

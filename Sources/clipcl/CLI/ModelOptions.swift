@@ -9,6 +9,10 @@ let modelOptions: [OptionSpec] = [
     .flag("offline", "Never use the network (hub models must already be in the cache)"),
 ]
 
+/// For commands that run the image tower.
+let imageDTypeOption = OptionSpec.option(
+    "dtype", "f32|bf16", "Image-tower matmul precision: f32 (default) or bf16 (about 2x faster with AVX-512 BF16; cosine >= 0.999 to f32)")
+
 func loadModel(_ args: ParsedArguments) throws -> LoadedCLIP {
     let id = try args.require("model")
     var options = ModelLoadOptions()
@@ -19,7 +23,10 @@ func loadModel(_ args: ParsedArguments) throws -> LoadedCLIP {
         options.cleaning = c
     }
     if args.flag("offline") { options.hub = HubClient(offline: true) }
-    return try ModelSource.load(id, options: options)
+    let dtype = try args.string("dtype").map { (raw) throws -> ComputeDType in try ComputeDType(parsing: raw) }
+    var clip = try ModelSource.load(id, options: options)
+    if let dtype { try clip.model.vision.setDType(dtype) }
+    return clip
 }
 
 /// Reads non-empty lines of a text file (class names, templates).

@@ -6,7 +6,7 @@ import TensorKit
 enum BenchCommand: Command {
     static let name = "bench"
     static let summary = "Measure the engine's speed (not a test: numbers depend on the machine and its load)."
-    static let usage = "clipcl bench gemm|encoders [--json] [--seconds S] [--m M] [--arch ViT-B-16] [--batch B]"
+    static let usage = "clipcl bench gemm|encoders [--json] [--seconds S] [--m M] [--arch ViT-B-16] [--batch B] [--dtype f32|bf16]"
     static let options: [OptionSpec] = [
         .flag("json", "Print results as JSON on stdout"),
         .option("seconds", "S", "Minimum time per measurement (default 0.5)"),
@@ -14,6 +14,7 @@ enum BenchCommand: Command {
         .repeated("thread-counts", "N", "Thread counts to measure (default 1 and 2)"),
         .option("arch", "NAME", "encoders: ViT-B-16 (default), ViT-B-32 or ViT-L-14, random weights of the real shape"),
         .option("batch", "B", "encoders: images per forward pass (default 8)"),
+        .option("dtype", "f32|bf16", "encoders: image-tower matmul precision (default f32)"),
     ]
 
     struct GEMMReport: Encodable {
@@ -83,13 +84,13 @@ func loadAverage() -> [Double] {
 extension BenchCommand {
     struct EncoderReport: Encodable {
         let benchmark = "encoders"
-        let arch: String, threads: Int, batch: Int
+        let arch: String, dtype: String, threads: Int, batch: Int
         let imageImagesPerSecond: Double, imageMillisecondsPerImage: Double
         let textPromptsPerSecond: Double
         let peakRSSMegabytes: Double
         let loadAverage: [Double]
         enum CodingKeys: String, CodingKey {
-            case benchmark, arch, threads, batch, loadAverage = "load_average"
+            case benchmark, arch, dtype, threads, batch, loadAverage = "load_average"
             case imageImagesPerSecond = "image_images_per_s", imageMillisecondsPerImage = "image_ms_per_image"
             case textPromptsPerSecond = "text_prompts_per_s", peakRSSMegabytes = "peak_rss_mb"
         }
@@ -103,7 +104,9 @@ extension BenchCommand {
         }
         let seconds = try args.double("seconds") ?? 10
         let batch = try args.int("batch", range: 1...256) ?? 8
-        let model = try CLIPModel.random(config: config, seed: 0)
+        let dtype = try ComputeDType(parsing: args.string("dtype") ?? "f32")
+        var model = try CLIPModel.random(config: config, seed: 0)
+        try model.vision.setDType(dtype)
         var rng = RandomGenerator(seed: 1)
         let pixels = Tensor.normal(shape: [batch, 3, config.imageSize, config.imageSize], mean: 0, std: 1, using: &rng)
         _ = try model.encodeImages(pixels)
@@ -129,7 +132,7 @@ extension BenchCommand {
             textRuns += 1
         } while Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 < min(seconds, 5)
         let textRate = Double(textRuns * 100) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        let report = EncoderReport(arch: archName, threads: Parallelism.threads, batch: batch,
+        let report = EncoderReport(arch: archName, dtype: dtype.rawValue, threads: Parallelism.threads, batch: batch,
                                    imageImagesPerSecond: (imageRate * 100).rounded() / 100,
                                    imageMillisecondsPerImage: (1000 / imageRate * 10).rounded() / 10,
                                    textPromptsPerSecond: textRate.rounded(), peakRSSMegabytes: peakRSSMegabytes(),
@@ -137,7 +140,7 @@ extension BenchCommand {
         if args.flag("json") {
             try printJSON(report)
         } else {
-            print(archName + String(format: " image tower: %.2f img/s (%.1f ms/img), batch %d, %d threads", imageRate, 1000 / imageRate, batch, Parallelism.threads))
+            print(archName + " " + dtype.rawValue + String(format: " image tower: %.2f img/s (%.1f ms/img), batch %d, %d threads", imageRate, 1000 / imageRate, batch, Parallelism.threads))
             print(String(format: "text tower: %.0f prompts/s (100 prompts of 10 tokens)", textRate))
             print(String(format: "peak RSS %.0f MB; load average ", report.peakRSSMegabytes) + "\(report.loadAverage)")
         }

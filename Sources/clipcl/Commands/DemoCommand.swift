@@ -17,6 +17,7 @@ enum DemoCommand: Command {
     static let summary = "Fashion-MNIST B0Inc2: extract features and compare the methods (what `make demo` runs)."
     static let usage = "clipcl demo [--model M] [--train-limit N] [--test-limit N] [--out DIR] [--seeds S,...] [--root PATH]"
     static let options: [OptionSpec] = modelOptions + [
+        imageDTypeOption,
         .option("train-limit", "N", "Training images to use (first N in file order; default 2000; 0 = all 60000)"),
         .option("test-limit", "N", "Test images to use (default 1000; 0 = all 10000)"),
         .option("root", "PATH", "Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)"),
@@ -97,7 +98,8 @@ enum DemoCommand: Command {
         } catch let e as HubError {
             printError("warning: could not load openai/clip-vit-base-patch32 (\(e))")
             printError("warning: falling back to random:ViT-B-32 — random weights; the pipeline runs, the accuracies are not CLIP's")
-            return (try ModelSource.load("random:ViT-B-32"), true)
+            fallbackArgs.values["model"] = ["random:ViT-B-32"]
+            return (try loadModel(fallbackArgs), true)
         }
     }
 

@@ -6,12 +6,13 @@ import TensorKit
 enum EncodeCommand: Command {
     static let name = "encode"
     static let summary = "Embed images and texts; print normalised embeddings and exp(logit_scale)·cosine logits."
-    static let usage = "clipcl encode --model M [--image PATH]... [--pixels FILE] [--text T]... [--json] [--batch-size B]"
+    static let usage = "clipcl encode --model M [--image PATH]... [--pixels FILE] [--text T]... [--json] [--batch-size B] [--dtype f32|bf16]"
     static let options: [OptionSpec] = modelOptions + [
         .repeated("image", "PATH", "An image file (repeatable)"),
         .option("pixels", "FILE", "Preprocessed pixels: a safetensors file with pixel_values [N,3,H,W] (as written by clipcl preprocess)"),
         .repeated("text", "T", "A text (repeatable)"),
         .option("batch-size", "B", "Images per forward pass (default 8)"),
+        imageDTypeOption,
         .flag("json", "Print JSON on stdout"),
     ]
 

@@ -8,7 +8,7 @@ enum ExtractCommand: Command {
     static let name = "extract"
     static let summary = "Encode a dataset split once into a feature cache (resumable, shardable; format in README.md)."
     static let usage = """
-        clipcl extract --model M --dataset D --split train|test --out DIR [--root PATH] [--dtype f16|f32] [--limit N]
+        clipcl extract --model M --dataset D --split train|test --out DIR [--root PATH] [--dtype f32|bf16] [--storage f16|f32] [--limit N]
                       [--batch-size B] [--chunk-size 1024] [--shard i/n] [--strict] [--views K] [--templates KEY] [--json]
                clipcl extract --merge --out DIR PART_DIR...
 
@@ -22,7 +22,8 @@ enum ExtractCommand: Command {
         .option("split", "S", "Split to encode: train or test"),
         .option("root", "PATH", "Dataset location (default: the dataset's default root, e.g. /usr/share/datasets/fashion-mnist)"),
         .option("out", "DIR", "Cache folder (created if needed; an existing cache of the same model/dataset is continued)"),
-        .option("dtype", "T", "Feature storage type: f16 (default) or f32"),
+        .option("storage", "T", "Feature storage type: f16 (default) or f32"),
+        imageDTypeOption,
         .option("limit", "N", "Encode only the first N images of the split (dataset order)"),
         .option("batch-size", "B", "Images per forward pass (default 32; part of the cache identity)"),
         .option("chunk-size", "C", "Images per shard file (default 1024; part of the cache identity)"),
@@ -46,8 +47,8 @@ enum ExtractCommand: Command {
         }
         let out = URL(fileURLWithPath: try args.require("out"))
         var dtype = FeatureDType.f16
-        if let raw = args.string("dtype") {
-            guard let d = FeatureDType(parsing: raw) else { throw UsageError(message: "--dtype must be f16 or f32, got '\(raw)'", command: name) }
+        if let raw = args.string("storage") {
+            guard let d = FeatureDType(parsing: raw) else { throw UsageError(message: "--storage must be f16 or f32, got '\(raw)'", command: name) }
             dtype = d
         }
         var part: CachePart? = nil

@@ -9,7 +9,7 @@ enum FeaturesCommand: Command {
     static let summary = "Feature caches: import .npy/safetensors features, show a cache, verify its checksums."
     static let usage = """
         clipcl features import --out DIR --class-names names.txt --text-features F [--train-features F --train-labels F]
-                               [--test-features F --test-labels F] [--logit-scale 100] [--dataset NAME] [--dtype f16|f32]
+                               [--test-features F --test-labels F] [--logit-scale 100] [--dataset NAME] [--storage f16|f32]
                                [--chunk-size 1024] [--templates FILE] [--model-id ID] [--json]
                clipcl features info DIR [--json]
                clipcl features verify DIR [--json]
@@ -27,7 +27,7 @@ enum FeaturesCommand: Command {
         .option("text-features", "F", "import: text features [C, D] or [T, C, D]"),
         .option("logit-scale", "S", "import: exp(logit_scale) of the model (default 100)"),
         .option("dataset", "NAME", "import: dataset name stored in meta.json (default 'imported'; a known benchmark name also stores its class order)"),
-        .option("dtype", "T", "import: storage type f16 or f32 (default: f16 if every feature input is float16, else f32)"),
+        .option("storage", "T", "import: storage type f16 or f32 (default: f16 if every feature input is float16, else f32)"),
         .option("chunk-size", "C", "import: rows per shard file (default 1024)"),
         .option("templates", "FILE", "import: the prompt templates behind the text features, one per line (optional)"),
         .option("model-id", "ID", "import: model name stored in meta.json (default 'imported')"),
@@ -64,8 +64,8 @@ enum FeaturesCommand: Command {
         guard train != nil || test != nil else { throw UsageError(message: "give --train-features/--train-labels and/or --test-features/--test-labels", command: name) }
         let text = try ImportedArray.load(try args.require("text-features"))
         var dtype: FeatureDType = inputs.allSatisfy { $0.dtype == "F16" } ? .f16 : .f32
-        if let raw = args.string("dtype") {
-            guard let d = FeatureDType(parsing: raw) else { throw UsageError(message: "--dtype must be f16 or f32, got '\(raw)'", command: name) }
+        if let raw = args.string("storage") {
+            guard let d = FeatureDType(parsing: raw) else { throw UsageError(message: "--storage must be f16 or f32, got '\(raw)'", command: name) }
             dtype = d
         }
         let scale = try args.double("logit-scale") ?? 100

@@ -13,6 +13,7 @@ enum ZeroShotCommand: Command {
         .option("templates", "FILE", "Templates, one per line (added to --template)"),
         .option("top-k", "K", "Labels to print per image (default 5)"),
         .option("batch-size", "B", "Images per forward pass (default 8)"),
+        imageDTypeOption,
         .flag("json", "Print JSON on stdout"),
     ]
 
