@@ -28,8 +28,8 @@ let package = Package(
         .target(name: "CImageShim", dependencies: ["CJPEG", "CPNG"],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
-        // The bf16 GEMM (AVX-512 BF16 intrinsics, selected at run time). -O3 also in debug builds,
-        // so tests that run it on real shapes stay fast.
+        // The bf16 GEMM (AVX-512 BF16 intrinsics, selected at run time) and the allocator policy.
+        // -O3 also in debug builds, so tests that run the GEMM on real shapes stay fast.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // MARK: - Libraries
@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Continual", dependencies: ["Datasets", "CLIP", "TensorKit", "CBLAS"], swiftSettings: kernelFlags),
 
         // MARK: - Command-line program
-        .executableTarget(name: "clipcl", dependencies: ["Continual", "Datasets", "CLIP", "TensorKit"],
+        .executableTarget(name: "clipcl", dependencies: ["Continual", "Datasets", "CLIP", "TensorKit", "CKernels"],
                           swiftSettings: kernelFlags),
 
         // MARK: - Tests

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import TensorKit
 
@@ -38,6 +39,7 @@ let commands: [any Command.Type] = [
             return 0
         }
         try applyThreads(args)
+        ck_keep_freed_memory()
         try command.run(args)
         return 0
     } catch let e as UsageError {

@@ -5,7 +5,12 @@
 #include <stdint.h>
 
 /* Hot loops that Swift's SIMD types cannot express well: the bf16 GEMM (AVX-512 BF16 `vdpbf16ps`,
-   chosen at run time, with a portable scalar fallback that computes the same products). */
+   chosen at run time, with a portable scalar fallback that computes the same products); and the
+   allocator policy for large tensors. */
+
+/* Makes glibc keep freed blocks of up to 1 GiB for reuse instead of unmapping them (a program-wide
+   choice: the clipcl executable makes it at start; libraries never do). No-op elsewhere. */
+void ck_keep_freed_memory(void);
 
 /* 1 when this CPU executes AVX-512 BF16 instructions (the fast path), else 0. */
 int ck_has_avx512_bf16(void);
