@@ -67,8 +67,14 @@ struct FakeTextEncoder: PromptTextEncoder {
         try tokenTable.gather(rows: ids.map(Int.init), indexShape: [ids.count])
     }
 
-    func encode(inputEmbeddings x0: Variable, endOfText eot: [Int]) throws -> Variable {
-        let (b, length) = (x0.shape[0], x0.shape[1])
+    /// Runs the whole sequences (prefix repeated per row, then the suffix): no prefix sharing here,
+    /// so tests through this tower check the prompt construction independently of that shortcut.
+    func encode(sharedPrefix: Variable, suffixes: Variable, endOfText suffixEOT: [Int]) throws -> Variable {
+        let (b, prefixLength) = (suffixes.shape[0], sharedPrefix.shape[0])
+        let repeated = try Variable(Tensor(zeros: [b, prefixLength, width])) + sharedPrefix
+        let x0 = try Variable.concatenate([repeated, suffixes], axis: 1)
+        let eot = suffixEOT.map { $0 + prefixLength }
+        let length = x0.shape[1]
         let p = weights
         func linear(_ x: Variable, _ name: String) throws -> Variable {
             try Variable.linear(x, weight: p["\(name).weight"]!, bias: p["\(name).bias"]!)

@@ -53,3 +53,25 @@ public struct ResidualAttentionBlock: Sendable {
         return try h + m
     }
 }
+
+extension ResidualAttentionBlock {
+    /// The causal block for sequences that all begin with the same `prefix` [P, W] and continue with
+    /// their own `suffix` rows [B, S, W]. Under a causal mask the prefix states do not depend on what
+    /// follows, so they are computed once; suffix queries attend to the prefix's keys and values
+    /// (broadcast to every sequence, gradients summed back) and to their own, causally.
+    public func callAsFunction(prefix: Variable, suffix: Variable) throws(TensorError) -> (prefix: Variable, suffix: Variable) {
+        let a = attention
+        let hp = try layerNorm1(prefix), hs = try layerNorm1(suffix)
+        let kp = try a.key(hp), vp = try a.value(hp)
+        let ap = try Variable.attention(query: try a.query(hp).reshaped([1] + hp.shape), key: try kp.reshaped([1] + hp.shape),
+                                        value: try vp.reshaped([1] + hp.shape), heads: a.heads, mask: .causal)
+        let zeros = Variable(try Tensor(zeros: [suffix.shape[0]] + prefix.shape))
+        let keys = try Variable.concatenate([try zeros + kp, try a.key(hs)], axis: 1)
+        let values = try Variable.concatenate([try zeros + vp, try a.value(hs)], axis: 1)
+        let asuf = try Variable.attention(query: try a.query(hs), key: keys, value: values, heads: a.heads, mask: .causal)
+        let p = try prefix + (try a.output(try ap.reshaped(prefix.shape)))
+        let s = try suffix + (try a.output(asuf))
+        func mlp(_ x: Variable) throws(TensorError) -> Variable { try x + (try fc2(try fc1(try layerNorm2(x)).activation(activation))) }
+        return (try mlp(p), try mlp(s))
+    }
+}

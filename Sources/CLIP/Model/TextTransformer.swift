@@ -59,4 +59,27 @@ public struct TextTransformer: Sendable {
         let pooled = try x.reshaped([b * length, w]).gather(rows: eot.enumerated().map { $0.offset * length + $0.element }, indexShape: [b])
         return try projection(pooled)
     }
+
+    /// The tower on B sequences that share their first rows: `sharedPrefix` [P, width] (SOT and the
+    /// learned prompt context), then each sequence's `suffixes` row block [B, S, width] (class-name
+    /// tokens, EOT, padding), pooled at suffix position `endOfText[b]`. Exactly `embed(tokenEmbeddings:)`
+    /// on the concatenated rows, but the prefix runs once instead of B times (causal attention).
+    public func embed(sharedPrefix: Variable, suffixes: Variable, endOfText eot: [Int]) throws(TensorError) -> Variable {
+        let w = config.text.width
+        guard sharedPrefix.value.rank == 2, sharedPrefix.shape[1] == w, sharedPrefix.shape[0] >= 1,
+              suffixes.value.rank == 3, suffixes.shape[2] == w, suffixes.shape[0] == eot.count else {
+            throw .shapeMismatch(op: "TextTransformer", shapes: [sharedPrefix.shape, suffixes.shape],
+                                 reason: "need a prefix [P, \(w)] and suffixes [\(eot.count), S, \(w)]")
+        }
+        let (b, p, s) = (suffixes.shape[0], sharedPrefix.shape[0], suffixes.shape[1])
+        guard p + s <= config.contextLength, eot.allSatisfy({ $0 >= 0 && $0 < s }) else {
+            throw .invalidArgument(op: "TextTransformer", reason: "prefix \(p) + suffix \(s) positions or EOT positions \(eot) outside the context of \(config.contextLength)")
+        }
+        var prefix = try sharedPrefix + (try positionalEmbedding.slice(axis: 0, 0..<p))
+        var suffix = try suffixes + (try positionalEmbedding.slice(axis: 0, p..<(p + s)))
+        for block in blocks { (prefix, suffix) = try block(prefix: prefix, suffix: suffix) }
+        let x = try finalLayerNorm(suffix)
+        let pooled = try x.reshaped([b * s, w]).gather(rows: eot.enumerated().map { $0.offset * s + $0.element }, indexShape: [b])
+        return try projection(pooled)
+    }
 }

@@ -4,7 +4,7 @@ import TensorKit
 
 /// CLIP's frozen text tower and BPE tokenizer as the `PromptTextEncoder` that prompt tuning needs.
 ///
-/// `encode` is `TextTransformer.embed(tokenEmbeddings:endOfText:)`: positional embeddings, the
+/// `encode` is `TextTransformer.embed(sharedPrefix:suffixes:endOfText:)`: positional embeddings, the
 /// causal blocks, ln_final, the state at each row's EOT, the text projection. The tower's weights
 /// must be frozen (`requiresGrad == false`, as the checkpoint loader makes them), so gradients
 /// flow through the tower to the prompt context without being computed for the weights.
@@ -32,8 +32,8 @@ public struct CLIPPromptEncoder: PromptTextEncoder {
         try tower.tokenEmbedding.value.gather(rows: ids.map(Int.init), indexShape: [ids.count])
     }
 
-    public func encode(inputEmbeddings: Variable, endOfText: [Int]) throws -> Variable {
-        try tower.embed(tokenEmbeddings: inputEmbeddings, endOfText: endOfText)
+    public func encode(sharedPrefix: Variable, suffixes: Variable, endOfText: [Int]) throws -> Variable {
+        try tower.embed(sharedPrefix: sharedPrefix, suffixes: suffixes, endOfText: endOfText)
     }
 }
 #endif

@@ -3,9 +3,9 @@ import TensorKit
 /// What prompt tuning needs from a frozen CLIP text tower.
 ///
 /// CLIP's `TextTransformer` (CLIP module) can conform with its tokenizer:
-/// `encode(inputEmbeddings:endOfText:)` is `TextTransformer.embed(tokenEmbeddings:endOfText:)`
-/// (token embeddings [B, L, width] + positional embeddings → causal blocks → ln_final → the state
-/// at each row's EOT → projection), `tokenEmbeddings(for:)` is a lookup in its `tokenEmbedding`
+/// `encode(sharedPrefix:suffixes:endOfText:)` is `TextTransformer.embed(sharedPrefix:suffixes:endOfText:)`
+/// (input embeddings + positional embeddings → causal blocks → ln_final → the state at each row's
+/// EOT → projection), `tokenEmbeddings(for:)` is a lookup in its `tokenEmbedding`
 /// table, `tokenize` is the BPE encoder without the start/end tokens.
 public protocol PromptTextEncoder {
     /// Width of the token embeddings (512 for ViT-B/16's text tower).
@@ -20,7 +20,8 @@ public protocol PromptTextEncoder {
     func tokenize(_ text: String) throws -> [Int32]
     /// Token embeddings [ids.count, width] (rows of the frozen embedding table).
     func tokenEmbeddings(for ids: [Int32]) throws -> Tensor
-    /// Runs the frozen tower on input embeddings [B, L, width] and pools row b at position
+    /// Runs the frozen tower on B sequences made of the same `sharedPrefix` rows [P, width] followed by
+    /// each sequence's `suffixes` rows [B, S, width], and pools sequence b at suffix position
     /// `endOfText[b]`: text embeddings [B, E] (un-normalised). Gradients must flow to the inputs.
-    func encode(inputEmbeddings: Variable, endOfText: [Int]) throws -> Variable
+    func encode(sharedPrefix: Variable, suffixes: Variable, endOfText: [Int]) throws -> Variable
 }

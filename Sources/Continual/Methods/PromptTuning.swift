@@ -109,40 +109,30 @@ public struct PromptTuning: ContinualMethod {
 
     /// Text embeddings [classes.count, E] of the prompts built with `context` [M, width]
     /// (a variable: gradients flow back to it through the frozen tower).
-    public func classTextFeatures(context: Variable, classes: [Int], classNames: [String]) throws -> Variable {
-        let (embeddings, eot) = try promptEmbeddings(context: context, classes: classes, classNames: classNames)
-        return try encoder.encode(inputEmbeddings: embeddings, endOfText: eot)
-    }
-
-    /// Input embeddings [C, L, width] and each row's EOT position.
     ///
-    /// Built as constant + placed context: the constant holds SOT, name tokens and EOT with zeros
-    /// at the context rows 1…M; the context, padded with zero rows to [L, width], is broadcast-added
-    /// to every class (its gradient is summed over the classes by the broadcast's backward).
-    func promptEmbeddings(context: Variable, classes: [Int], classNames: [String]) throws -> (Variable, [Int]) {
-        let (m, w) = (context.shape[0], context.shape[1])
+    /// Every prompt starts with the same rows [SOT, ctx_1 … ctx_M], so they go to the tower once as
+    /// a shared prefix; each class adds only its suffix rows "<name> . [EOT]" (zero-padded to the
+    /// longest), which is exact under causal attention and saves most of the tower's work.
+    public func classTextFeatures(context: Variable, classes: [Int], classNames: [String]) throws -> Variable {
+        let m = context.shape[0], w = encoder.width
         var names: [Tensor] = []
         for c in classes { names.append(try nameEmbeddings[c] ?? nameEmbedding(c, classNames: classNames)) }
-        let lengths = names.map { 2 + m + $0.shape[0] }
-        let length = lengths.max() ?? (2 + m)
-        guard length <= encoder.contextLength else {
-            let worst = classes[lengths.firstIndex(of: length)!]
-            throw ContinualError.invalidData("prompt of class \(worst) (\"\(classNames[worst])\") has \(length) tokens, more than the context length \(encoder.contextLength)")
+        let suffixLengths = names.map { $0.shape[0] + 1 }
+        let length = suffixLengths.max() ?? 1
+        guard 1 + m + length <= encoder.contextLength else {
+            let worst = classes[suffixLengths.firstIndex(of: length)!]
+            throw ContinualError.invalidData("prompt of class \(worst) (\"\(classNames[worst])\") has \(1 + m + length) tokens, more than the context length \(encoder.contextLength)")
         }
-        var base = [Float](repeating: 0, count: classes.count * length * w)
+        var suffixes = [Float](repeating: 0, count: classes.count * length * w)
         for (k, name) in names.enumerated() {
             let row0 = k * length * w
-            for j in 0..<w { base[row0 + j] = startEmbedding.storage[j] }
-            let nameStart = row0 + (1 + m) * w
-            for j in 0..<name.count { base[nameStart + j] = name.storage[j] }
-            let eotStart = row0 + (lengths[k] - 1) * w
-            for j in 0..<w { base[eotStart + j] = endEmbedding.storage[j] }
+            for j in 0..<name.count { suffixes[row0 + j] = name.storage[j] }
+            let eotStart = row0 + name.shape[0] * w
+            for j in 0..<w { suffixes[eotStart + j] = endEmbedding.storage[j] }
         }
-        let placed = try Variable.concatenate([
-            Variable(try Tensor(zeros: [1, w])), context, Variable(try Tensor(zeros: [length - 1 - m, w])),
-        ], axis: 0)
-        let x = try Variable(Tensor(unchecked: [classes.count, length, w], storage: base)) + placed
-        return (x, lengths.map { $0 - 1 })
+        let prefix = try Variable.concatenate([Variable(startEmbedding), context], axis: 0)
+        return try encoder.encode(sharedPrefix: prefix, suffixes: Variable(Tensor(unchecked: [classes.count, length, w], storage: suffixes)),
+                                  endOfText: names.map { $0.shape[0] })
     }
 
     func nameEmbedding(_ c: Int, classNames: [String]) throws -> Tensor {
