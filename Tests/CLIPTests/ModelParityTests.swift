@@ -84,9 +84,11 @@ import Testing
         var rng = RandomGenerator(seed: 6)
         let pixels = Tensor.normal(shape: [3, 3, 224, 224], mean: 0, std: 1, using: &rng)
         let fp32 = try model.encodeImages(pixels)
-        try model.vision.setDType(.bf16)
+        try model.vision.setDType(.bf16, releasingFP32Weights: true)
         let bf16 = try model.encodeImages(pixels)
         for c in try Self.rowCosines(bf16, fp32) { #expect(c >= 0.999, "cosine \(c)") }
+        #expect(model.vision.blocks.allSatisfy { $0.fc1.weight.value.count == 0 })
+        #expect(throws: TensorError.self) { try model.vision.setDType(.f32) }
     }
 
     @Test(arguments: ["hf-tiny", "openclip-tiny"])

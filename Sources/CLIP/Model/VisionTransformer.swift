@@ -18,14 +18,42 @@ public struct VisionTransformer: Sendable {
     public var projection: Linear            // [embed, width], no bias
     /// bf16 copies of the matmul weights when the tower runs in bf16 (`setDType`).
     public private(set) var bf16: BFloat16VisionWeights?
+    /// Whether `setDType(.bf16, releasingFP32Weights: true)` dropped the fp32 matmul weights.
+    public private(set) var fp32WeightsReleased = false
 
     public var dtype: ComputeDType { bf16 == nil ? .f32 : .bf16 }
 
-    /// Switches the matmuls to `dtype`; bf16 packs the weights once (fp32 weights are kept).
-    public mutating func setDType(_ dtype: ComputeDType) throws(TensorError) {
+    /// Switches the matmuls to `dtype`. bf16 packs the weights once; with `releasingFP32Weights`
+    /// the fp32 matmul weights are dropped (a ViT-B/16 then needs about 0.9× its checkpoint's size
+    /// instead of 1.46×), and the tower can no longer return to fp32.
+    public mutating func setDType(_ dtype: ComputeDType, releasingFP32Weights release: Bool = false) throws(TensorError) {
         switch dtype {
-        case .f32: bf16 = nil
-        case .bf16: if bf16 == nil { bf16 = try BFloat16VisionWeights(self) }
+        case .f32:
+            guard !fp32WeightsReleased else {
+                throw .invalidArgument(op: "VisionTransformer", reason: "the fp32 matmul weights were released for bf16; reload the model to run in fp32")
+            }
+            bf16 = nil
+        case .bf16:
+            // Packed block by block, each block's fp32 weights released right after when asked, so
+            // the peak holds one block's two copies, not the whole tower's.
+            let packNow = bf16 == nil
+            let empty = Variable(Tensor(unchecked: [0], storage: []))
+            var packed: BFloat16VisionWeights
+            if let bf16 { packed = bf16 } else { packed = BFloat16VisionWeights(patch: try BFloat16Weights(patchEmbedding.value), blocks: []) }
+            if release { patchEmbedding = empty }
+            for i in blocks.indices {
+                if packNow { packed.blocks.append(try BFloat16VisionWeights.Block(blocks[i])) }
+                if release {
+                    blocks[i].attention.query.weight = empty
+                    blocks[i].attention.key.weight = empty
+                    blocks[i].attention.value.weight = empty
+                    blocks[i].attention.output.weight = empty
+                    blocks[i].fc1.weight = empty
+                    blocks[i].fc2.weight = empty
+                }
+            }
+            bf16 = packed
+            fp32WeightsReleased = fp32WeightsReleased || release
         }
     }
 
@@ -73,19 +101,24 @@ public struct BFloat16VisionWeights: Sendable {
         var output: BFloat16Weights
         var fc1: BFloat16Weights
         var fc2: BFloat16Weights
+
+        init(_ b: ResidualAttentionBlock) throws(TensorError) {
+            let a = b.attention
+            let w = try Tensor.concatenate([a.query.weight.value, a.key.weight.value, a.value.weight.value], axis: 0)
+            let width = a.query.weight.value.shape[0]
+            qkvBias = [a.query.bias, a.key.bias, a.value.bias].flatMap { $0?.value.storage ?? [Float](repeating: 0, count: width) }
+            qkv = try BFloat16Weights(w)
+            output = try BFloat16Weights(a.output.weight.value)
+            fc1 = try BFloat16Weights(b.fc1.weight.value)
+            fc2 = try BFloat16Weights(b.fc2.weight.value)
+        }
     }
     var patch: BFloat16Weights
     var blocks: [Block]
 
-    init(_ tower: VisionTransformer) throws(TensorError) {
-        patch = try BFloat16Weights(tower.patchEmbedding.value)
-        blocks = try tower.blocks.map { (b) throws(TensorError) -> Block in
-            let a = b.attention
-            let w = try Tensor.concatenate([a.query.weight.value, a.key.weight.value, a.value.weight.value], axis: 0)
-            let bias = [a.query.bias, a.key.bias, a.value.bias].flatMap { $0?.value.storage ?? [Float](repeating: 0, count: a.query.weight.value.shape[0]) }
-            return Block(qkv: try BFloat16Weights(w), qkvBias: bias, output: try BFloat16Weights(a.output.weight.value),
-                         fc1: try BFloat16Weights(b.fc1.weight.value), fc2: try BFloat16Weights(b.fc2.weight.value))
-        }
+    init(patch: BFloat16Weights, blocks: [Block]) {
+        self.patch = patch
+        self.blocks = blocks
     }
 
     /// Bytes of the packed copies.

@@ -25,7 +25,8 @@ func loadModel(_ args: ParsedArguments) throws -> LoadedCLIP {
     if args.flag("offline") { options.hub = HubClient(offline: true) }
     let dtype = try args.string("dtype").map { (raw) throws -> ComputeDType in try ComputeDType(parsing: raw) }
     var clip = try ModelSource.load(id, options: options)
-    if let dtype { try clip.model.vision.setDType(dtype) }
+    // A command loads its model once, so bf16 never needs the fp32 matmul weights again.
+    if let dtype { try clip.model.vision.setDType(dtype, releasingFP32Weights: true) }
     return clip
 }
 

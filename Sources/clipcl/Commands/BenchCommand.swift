@@ -111,7 +111,7 @@ extension BenchCommand {
         let batch = try args.int("batch", range: 1...256) ?? 8
         let dtype = try ComputeDType(parsing: args.string("dtype") ?? "f32")
         var model = try CLIPModel.random(config: config, seed: 0)
-        try model.vision.setDType(dtype)
+        try model.vision.setDType(dtype, releasingFP32Weights: true)
         var rng = RandomGenerator(seed: 1)
         let pixels = Tensor.normal(shape: [batch, 3, config.imageSize, config.imageSize], mean: 0, std: 1, using: &rng)
         _ = try model.encodeImages(pixels)
