@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Hand-written SIMD kernels need a target CPU with AVX2 + FMA; without it SIMD16 code runs
-// about 11x slower than with it (see README "Performance"). `haswell` is the portable AVX2 baseline.
+// about 11x slower than with it (measured; ../shared/docs/performance.md). `haswell` is the portable AVX2 baseline.
 let kernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])),
 ]
