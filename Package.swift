@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Hand-written SIMD kernels need a target CPU with AVX2 + FMA; without it SIMD16 code runs
-// about 11x slower than with it (measured; ../shared/docs/performance.md). `haswell` is the portable AVX2 baseline.
+// about 11x slower than with it (measured: 451 µs vs 40 µs for a 197×768 LayerNorm). `haswell` is the portable AVX2 baseline.
 let kernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])),
 ]
