@@ -151,6 +151,9 @@ struct FeatureCacheTests {
         let runtime = Date().timeIntervalSince(started)
         try #require(ref.status == 0, "reference run failed: \(ref.stderr)")
 
+        func shardCount(_ dir: URL) -> Int {
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasPrefix("train-") && $0.hasSuffix(".safetensors") }.count
+        }
         var delays: [Double] = []
         var statuses: [Int32] = []
         for _ in 0..<3 {
@@ -159,11 +162,18 @@ struct FeatureCacheTests {
             p.arguments = args(killed)
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
+            // Kill mid-extraction: once this run has written a new shard (12 chunks in all, so most of the
+            // work is still ahead), plus a random part of a chunk's time. A fixed fraction of the reference
+            // run's time missed every run when the reference ran under load and the later runs did not.
+            let shardsBefore = shardCount(killed)
+            let start = Date()
             try p.run()
-            // Somewhere inside a full run (model loading included), so that most kills land mid-extraction.
-            let delay = Double.random(in: (0.15 * runtime)...(0.9 * runtime))
-            delays.append(delay)
-            usleep(UInt32(delay * 1_000_000))
+            while shardCount(killed) == shardsBefore && p.isRunning && Date().timeIntervalSince(start) < 10 * runtime + 10 {
+                usleep(2_000)
+            }
+            let extra = Double.random(in: 0...(runtime / 24))
+            usleep(UInt32(extra * 1_000_000))
+            delays.append(Date().timeIntervalSince(start))
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             statuses.append(p.terminationReason == .uncaughtSignal ? -p.terminationStatus : p.terminationStatus)
