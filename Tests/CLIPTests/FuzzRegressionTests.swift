@@ -10,8 +10,8 @@ private let fuzzFixtures = URL(fileURLWithPath: #filePath).deletingLastPathCompo
     .appendingPathComponent("Fixtures/fuzz")
 
 private func fuzzInputs(_ target: String) throws -> [URL] {
+    // A missing folder throws (the inputs are committed): the regression must not pass by finding nothing.
     let dir = fuzzFixtures.appendingPathComponent(target)
-    guard FileManager.default.fileExists(atPath: dir.path) else { return [] }
     return try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)
         .sorted { $0.lastPathComponent < $1.lastPathComponent }
 }
