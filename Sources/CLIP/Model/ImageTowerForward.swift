@@ -35,7 +35,7 @@ extension VisionTransformer {
             for i in 0..<images { (x.pointer + i * t * w).update(from: c.baseAddress!, count: w) }
         }
         positionalEmbedding.value.storage.withUnsafeBufferPointer { pos in
-            for i in 0..<images { RowKernels.addBias(x.pointer + i * t * w, rows: 1, width: t * w, ldc: t * w, bias: pos.baseAddress!) }
+            RowKernels.addBias(x.pointer, rows: images, width: t * w, ldc: t * w, bias: pos.baseAddress!)
         }
         preLayerNorm.apply(x.pointer, rows: rows, width: w, into: x.pointer)
 

@@ -48,9 +48,12 @@ public struct ResidualAttentionBlock: Sendable {
     public var activation: Activation
 
     public func callAsFunction(_ x: Variable, mask: SoftmaxMask) throws(TensorError) -> Variable {
-        let h = try x + (try attention(try layerNorm1(x), mask: mask))
-        let m = try fc2(try fc1(try layerNorm2(h)).activation(activation))
-        return try h + m
+        try mlpResidual(try x + (try attention(try layerNorm1(x), mask: mask)))
+    }
+
+    /// x + mlp(ln2(x)), the second half of the block.
+    func mlpResidual(_ x: Variable) throws(TensorError) -> Variable {
+        try x + (try fc2(try fc1(try layerNorm2(x)).activation(activation)))
     }
 }
 
@@ -69,9 +72,7 @@ extension ResidualAttentionBlock {
         let keys = try Variable.concatenate([try zeros + kp, try a.key(hs)], axis: 1)
         let values = try Variable.concatenate([try zeros + vp, try a.value(hs)], axis: 1)
         let asuf = try Variable.attention(query: try a.query(hs), key: keys, value: values, heads: a.heads, mask: .causal)
-        let p = try prefix + (try a.output(try ap.reshaped(prefix.shape)))
-        let s = try suffix + (try a.output(asuf))
-        func mlp(_ x: Variable) throws(TensorError) -> Variable { try x + (try fc2(try fc1(try layerNorm2(x)).activation(activation))) }
-        return (try mlp(p), try mlp(s))
+        return (try mlpResidual(try prefix + (try a.output(try ap.reshaped(prefix.shape)))),
+                try mlpResidual(try suffix + (try a.output(asuf))))
     }
 }

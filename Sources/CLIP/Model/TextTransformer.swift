@@ -48,16 +48,21 @@ public struct TextTransformer: Sendable {
         guard x0.value.rank == 3, x0.shape[2] == config.text.width, x0.shape[0] == eot.count else {
             throw .shapeMismatch(op: "TextTransformer", shapes: [x0.shape, [eot.count, -1, config.text.width]], reason: "input embeddings must be [B, L, width]")
         }
-        let (b, length, w) = (x0.shape[0], x0.shape[1], x0.shape[2])
+        let length = x0.shape[1]
         guard length <= config.contextLength, eot.allSatisfy({ $0 >= 0 && $0 < length }) else {
             throw .invalidArgument(op: "TextTransformer", reason: "sequence length \(length) or EOT positions \(eot) outside the context of \(config.contextLength)")
         }
         var x = try x0 + (try positionalEmbedding.slice(axis: 0, 0..<length))
         for block in blocks { x = try block(x, mask: .causal) }
-        x = try finalLayerNorm(x)
-        // Pool: flat row index b·L + eot[b] of the [B·L, W] view.
-        let pooled = try x.reshaped([b * length, w]).gather(rows: eot.enumerated().map { $0.offset * length + $0.element }, indexShape: [b])
-        return try projection(pooled)
+        return try pooled(x, endOfText: eot)
+    }
+
+    /// ln_final, then the state of sequence b at position eot[b] of x [B, L, W], projected.
+    func pooled(_ x: Variable, endOfText eot: [Int]) throws(TensorError) -> Variable {
+        let (b, length, w) = (x.shape[0], x.shape[1], x.shape[2])
+        // Flat row index b·L + eot[b] of the [B·L, W] view.
+        let rows = try finalLayerNorm(x).reshaped([b * length, w])
+        return try projection(try rows.gather(rows: eot.enumerated().map { $0.offset * length + $0.element }, indexShape: [b]))
     }
 
     /// The tower on B sequences that share their first rows: `sharedPrefix` [P, width] (SOT and the
@@ -71,15 +76,13 @@ public struct TextTransformer: Sendable {
             throw .shapeMismatch(op: "TextTransformer", shapes: [sharedPrefix.shape, suffixes.shape],
                                  reason: "need a prefix [P, \(w)] and suffixes [\(eot.count), S, \(w)]")
         }
-        let (b, p, s) = (suffixes.shape[0], sharedPrefix.shape[0], suffixes.shape[1])
+        let (p, s) = (sharedPrefix.shape[0], suffixes.shape[1])
         guard p + s <= config.contextLength, eot.allSatisfy({ $0 >= 0 && $0 < s }) else {
             throw .invalidArgument(op: "TextTransformer", reason: "prefix \(p) + suffix \(s) positions or EOT positions \(eot) outside the context of \(config.contextLength)")
         }
         var prefix = try sharedPrefix + (try positionalEmbedding.slice(axis: 0, 0..<p))
         var suffix = try suffixes + (try positionalEmbedding.slice(axis: 0, p..<(p + s)))
         for block in blocks { (prefix, suffix) = try block(prefix: prefix, suffix: suffix) }
-        let x = try finalLayerNorm(suffix)
-        let pooled = try x.reshaped([b * s, w]).gather(rows: eot.enumerated().map { $0.offset * s + $0.element }, indexShape: [b])
-        return try projection(pooled)
+        return try pooled(suffix, endOfText: eot)
     }
 }

@@ -120,9 +120,4 @@ public struct BFloat16VisionWeights: Sendable {
         self.patch = patch
         self.blocks = blocks
     }
-
-    /// Bytes of the packed copies.
-    public var byteCount: Int {
-        patch.byteCount + blocks.reduce(0) { $0 + $1.qkv.byteCount + $1.output.byteCount + $1.fc1.byteCount + $1.fc2.byteCount }
-    }
 }

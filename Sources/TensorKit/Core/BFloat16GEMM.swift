@@ -40,9 +40,6 @@ public struct BFloat16Weights: Sendable {
         }
     }
 
-    /// Bytes held by the packed copy.
-    public var byteCount: Int { packed.count * 2 }
-
     /// c[rows, out] (row stride ldc) = a·Wᵀ + bias, or c += a·Wᵀ + bias when `accumulate`.
     /// `a` holds rows converted by `BFloat16GEMM.convertRows` with width `inFeatures`.
     /// `portable` forces the plain-C fallback (for tests on machines that have the fast kernel).

@@ -26,8 +26,18 @@ func loadModel(_ args: ParsedArguments) throws -> LoadedCLIP {
     let dtype = try args.string("dtype").map { (raw) throws -> ComputeDType in try ComputeDType(parsing: raw) }
     var clip = try ModelSource.load(id, options: options)
     // A command loads its model once, so bf16 never needs the fp32 matmul weights again.
-    if let dtype { try clip.model.vision.setDType(dtype, releasingFP32Weights: true) }
+    if let dtype {
+        warnIfBF16IsSlow(dtype)
+        try clip.model.vision.setDType(dtype, releasingFP32Weights: true)
+    }
     return clip
+}
+
+/// Without AVX-512 BF16 the bf16 path runs its portable C loop: same results, far slower than fp32.
+func warnIfBF16IsSlow(_ dtype: ComputeDType) {
+    if dtype == .bf16 && !BFloat16GEMM.isAccelerated {
+        printError("warning: this CPU has no AVX-512 BF16 instructions; --dtype bf16 runs a slow portable kernel (use f32)")
+    }
 }
 
 /// Reads non-empty lines of a text file (class names, templates).

@@ -110,6 +110,7 @@ extension BenchCommand {
         let seconds = try args.double("seconds") ?? 10
         let batch = try args.int("batch", range: 1...256) ?? 8
         let dtype = try ComputeDType(parsing: args.string("dtype") ?? "f32")
+        warnIfBF16IsSlow(dtype)
         var model = try CLIPModel.random(config: config, seed: 0)
         try model.vision.setDType(dtype, releasingFP32Weights: true)
         var rng = RandomGenerator(seed: 1)
