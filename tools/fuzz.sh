@@ -8,10 +8,11 @@
 #
 # Targets (entry points in Fuzz/<target>/main.swift):
 #   safetensors  SafeTensorsFile (input written to a temp file, mapped, every tensor read)
+#   torch        TorchCheckpointFile: torch.save zip archives (zip directory, torch pickle vocabulary, strided views)
 #   json         ConfigReader.huggingFace/openCLIP, PreprocessConfig.huggingFace, ExperimentConfig.decode
 #   tokenizer    CLIPTokenizer.tokenize (both cleaning modes) + merges / vocab.json / tokenizer.json readers
 #   idx          IDXReader.readImages / readLabels (input as a file)
-#   pickle       RestrictedUnpickler.unpickle, GzipData.decompress, Gzip.gunzip, TarReader
+#   pickle       RestrictedUnpickler.unpickle (both vocabularies), GzipData.decompress, Gzip.gunzip, TarReader
 #   image        ImageDecoder.decode, then ImagePreprocessor.pixels (openAI(imageSize: 32))
 #
 # The module sources are compiled straight with swiftc (no SwiftPM): -sanitize=fuzzer,address adds
@@ -25,7 +26,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-TARGETS=(safetensors json tokenizer idx pickle image)
+TARGETS=(safetensors torch json tokenizer idx pickle image)
 OUT="$ROOT/.build/fuzz"
 OBJ="$OUT/obj"
 MODS="$OUT/modules"
@@ -107,7 +108,7 @@ build_module() {
 # Modules (in dependency order) each target links.
 target_modules() {
     case "$1" in
-        safetensors) echo "TensorKit" ;;
+        safetensors|torch) echo "TensorKit" ;;
         json) echo "TensorKit CLIP Datasets Continual" ;;
         tokenizer|image) echo "TensorKit CLIP" ;;
         idx|pickle) echo "TensorKit CLIP Datasets" ;;
@@ -151,6 +152,10 @@ seed_corpus() {
             # Small hand-made files: one F16 and one I64 tensor, and an empty one with metadata.
             printf '\x3c\x00\x00\x00\x00\x00\x00\x00{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}    \x00\x3c\x00\xc0' > "$dir/f16.safetensors"
             printf '\x50\x00\x00\x00\x00\x00\x00\x00{"__metadata__":{"k":"v"},"i":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}\x01\x00\x00\x00\x00\x00\x00\x00' > "$dir/i64.safetensors"
+            ;;
+        torch)
+            # torch.save archives written by torch (state dicts, a training checkpoint, legacy and TorchScript files).
+            cp Tests/Fixtures/torch/*.pt Tests/Fixtures/torch/*.bin "$dir/"
             ;;
         json)
             cp Tests/Fixtures/clip/hf-tiny/config.json "$dir/hf-config.json"

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TensorKit
 @testable import Datasets
 
 @Suite struct CIFARReaderTests {
@@ -183,8 +184,8 @@ import Testing
             evil.append(contentsOf: Array("posix\nsystem\n".utf8))
             evil.append(contentsOf: [0x58, 2, 0, 0, 0] + Array("id".utf8) + [0x85, 0x52, 0x2E])
             let url = try ReaderFixtures.writeFile(dir, "cifar-100-python/test", evil)
-            let error = #expect(throws: DatasetError.self) { try CIFARReader.load(.cifar100, split: .test, from: dir) }
-            #expect(error == .pickleGlobalRefused(path: url.path, module: "posix", name: "system", offset: 2))
+            let error = #expect(throws: PickleError.self) { try CIFARReader.load(.cifar100, split: .test, from: dir) }
+            #expect(error == .globalRefused(path: url.path, module: "posix", name: "system", offset: 2))
         }
     }
 }

@@ -1,6 +1,7 @@
 import CLIP
 import Foundation
 import Testing
+import TensorKit
 @testable import Datasets
 
 // Inputs found by the libFuzzer targets (tools/fuzz.sh, Fuzz/<target>/main.swift) that crashed or made the
@@ -49,22 +50,22 @@ struct FuzzRegressionTests {
     /// but releasing the node graph used to recurse once per level in `deinit` and overflow the stack.
     @Test func deeplyNestedPickleThrowsWithoutStackOverflow() throws {
         let data = try Data(contentsOf: fuzzFixtures.appendingPathComponent("pickle/stack-overflow-nested-tuple1.pickle"))
-        #expect(throws: DatasetError.self) { try RestrictedUnpickler.unpickle(data, name: "nested") }
+        #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(data, name: "nested", vocabulary: .numpyArrays) }
         // Same shape, built in memory and 10x deeper, with a REDUCE whose refusal drops the nested arguments.
         let deep = Data([0x80, 0x02, 0x4E, 0x4E] + [UInt8](repeating: 0x85, count: 500_000) + [0x52, 0x2E])
-        #expect(throws: DatasetError.self) { try RestrictedUnpickler.unpickle(deep, name: "deep-reduce") }
+        #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(deep, name: "deep-reduce", vocabulary: .numpyArrays) }
     }
 
     /// Fuzz/pickle: restricted unpickler, gzip (both readers) and tar on the raw input and its inflated form.
     @Test func pickleTarGzipInputsNeverCrash() throws {
         for url in try fuzzInputs("pickle") {
             let data = try Data(contentsOf: url)
-            _ = try? RestrictedUnpickler.unpickle(data, name: url.lastPathComponent)
+            _ = try? RestrictedUnpickler.unpickle(data, name: url.lastPathComponent, vocabulary: .numpyArrays)
             _ = try? TarReader.regularFiles(in: data, name: url.lastPathComponent)
             _ = try? Gzip.gunzip(data, maxOutputBytes: 64 << 20, source: url.lastPathComponent)
             if GzipData.isGzip(data), let inflated = try? GzipData.decompress(data, maxOutputBytes: 64 << 20) {
                 try? TarReader.forEachRegularFile(in: inflated, name: url.lastPathComponent) { entry in
-                    _ = try? RestrictedUnpickler.unpickle(entry.data, name: entry.path)
+                    _ = try? RestrictedUnpickler.unpickle(entry.data, name: entry.path, vocabulary: .numpyArrays)
                 }
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TensorKit
 @testable import Datasets
 
 /// Byte-level pickle writer for hand-made test inputs.
@@ -23,8 +24,8 @@ private struct PickleBytes {
         p.op(0x85)
         p.op(0x52)
         p.op(0x2E)
-        let error = #expect(throws: DatasetError.self) { try RestrictedUnpickler.unpickle(p.data, name: "evil.pkl") }
-        #expect(error == .pickleGlobalRefused(path: "evil.pkl", module: "os", name: "system", offset: 2))
+        let error = #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(p.data, name: "evil.pkl", vocabulary: .numpyArrays) }
+        #expect(error == .globalRefused(path: "evil.pkl", module: "os", name: "system", offset: 2))
         #expect(error?.description == "evil.pkl: pickle global os.system at byte 2 is not allowed")
     }
 
@@ -35,21 +36,21 @@ private struct PickleBytes {
         p.op(0x8C, [4]); p.raw("eval")
         p.op(0x93)
         p.op(0x2E)
-        let error = #expect(throws: DatasetError.self) { try RestrictedUnpickler.unpickle(p.data, name: "e.pkl") }
-        #expect(error == .pickleGlobalRefused(path: "e.pkl", module: "builtins", name: "eval", offset: 18))
+        let error = #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(p.data, name: "e.pkl", vocabulary: .numpyArrays) }
+        #expect(error == .globalRefused(path: "e.pkl", module: "builtins", name: "eval", offset: 18))
     }
 
     @Test func refusesOpcodesOutsideTheSubset() throws {
         let cases: [(UInt8, String)] = [(0x69, "INST"), (0x81, "NEWOBJ"), (0x50, "PERSID"), (0x51, "BINPERSID"),
-                                        (0x82, "EXT1"), (0x6F, "OBJ"), (0x30, "POP"), (0x47, "BINFLOAT"),
+                                        (0x82, "EXT1"), (0x6F, "OBJ"), (0x30, "POP"), (0x46, "FLOAT"),
                                         (0x92, "NEWOBJ_EX"), (0xFF, "unknown")]
         for (code, name) in cases {
             var p = PickleBytes()
             p.op(0x80, [2])
             p.op(0x4E)
             p.op(code)
-            let error = #expect(throws: DatasetError.self) { try RestrictedUnpickler.unpickle(p.data, name: "x") }
-            #expect(error == .pickleOpcodeRefused(path: "x", opcode: code, name: name, offset: 3))
+            let error = #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(p.data, name: "x", vocabulary: .numpyArrays) }
+            #expect(error == .opcodeRefused(path: "x", opcode: code, name: name, offset: 3))
         }
     }
 
@@ -61,9 +62,9 @@ private struct PickleBytes {
         p.op(0x29)
         p.op(0x52)
         p.op(0x2E)
-        let error = #expect(throws: DatasetError.self) { try RestrictedUnpickler.unpickle(p.data, name: "n") }
-        guard case let .pickleMalformed(_, reason, offset)? = error else {
-            Issue.record("expected .pickleMalformed, got \(String(describing: error))")
+        let error = #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(p.data, name: "n", vocabulary: .numpyArrays) }
+        guard case let .malformed(_, reason, offset)? = error else {
+            Issue.record("expected .malformed, got \(String(describing: error))")
             return
         }
         #expect(offset == 18 && reason.contains("numpy.ndarray may not be called"))
@@ -76,7 +77,7 @@ private struct PickleBytes {
         q.op(0x86)
         q.op(0x52)
         q.op(0x2E)
-        #expect(throws: DatasetError.self) { try RestrictedUnpickler.unpickle(q.data) }
+        #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(q.data, vocabulary: .numpyArrays) }
     }
 
     @Test func decodesTheSupportedSubset() throws {
@@ -106,14 +107,14 @@ private struct PickleBytes {
         p.op(0x61)                                   // APPEND onto the dict below the list
         p.op(0x2E)
         // APPEND's target (the object below the appended value) is the dict → refused.
-        let error = #expect(throws: DatasetError.self) { try RestrictedUnpickler.unpickle(p.data) }
+        let error = #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(p.data, vocabulary: .numpyArrays) }
         #expect(error?.description.contains("APPEND(S) target is not a list") == true)
 
         // Same stream with the final APPEND replaced by TUPLE2: the result is (dict, list).
         var ok = p.data
         ok.removeLast(2)
         ok.append(contentsOf: [0x86, 0x2E])
-        let value = try RestrictedUnpickler.unpickle(ok)
+        let value = try RestrictedUnpickler.unpickle(ok, vocabulary: .numpyArrays)
         let ints: PickleValue = .list([.int(255), .int(10000), .int(-5), .int(-32768), .int(1 << 32), .int(0)])
         let dict: PickleValue = .dict([
             PickleDictEntry(key: .bytes(Data("ints".utf8)), value: ints),
@@ -130,13 +131,13 @@ private struct PickleBytes {
         p.op(0x80, [2])
         p.op(0x5D); p.op(0x71, [0]); p.op(0x68, [0]); p.op(0x61)  // l = []; l.append(l)
         p.op(0x2E)
-        let error = #expect(throws: DatasetError.self) { try RestrictedUnpickler.unpickle(p.data) }
+        let error = #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(p.data, vocabulary: .numpyArrays) }
         #expect(error?.description.contains("cyclic") == true)
 
         let fixture = try Data(contentsOf: ReaderFixtures.url("cifar100_test_py3_protocol2.pickle"))
         for cut in [1, 40, fixture.count / 2, fixture.count - 1] {
-            let error = #expect(throws: DatasetError.self) {
-                try RestrictedUnpickler.unpickle(fixture.prefix(cut), name: "cut.pkl")
+            let error = #expect(throws: PickleError.self) {
+                try RestrictedUnpickler.unpickle(fixture.prefix(cut), name: "cut.pkl", vocabulary: .numpyArrays)
             }
             #expect(error?.description.contains("truncated") == true, "cut at \(cut): \(String(describing: error))")
         }
@@ -162,12 +163,12 @@ private struct PickleBytes {
         var good = p
         p.op(0x54, PickleBytes.le(5, 4)); p.data.append(contentsOf: [1, 2, 3, 4, 5])
         p.op(0x74); p.op(0x62); p.op(0x2E)
-        let error = #expect(throws: DatasetError.self) { try RestrictedUnpickler.unpickle(p.data) }
+        let error = #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(p.data, vocabulary: .numpyArrays) }
         #expect(error?.description.contains("needs 6 bytes, data has 5") == true)
 
         good.op(0x54, PickleBytes.le(6, 4)); good.data.append(contentsOf: [1, 2, 3, 4, 5, 6])
         good.op(0x74); good.op(0x62); good.op(0x2E)
-        guard case let .array(array) = try RestrictedUnpickler.unpickle(good.data) else {
+        guard case let .array(array) = try RestrictedUnpickler.unpickle(good.data, vocabulary: .numpyArrays) else {
             Issue.record("expected an array")
             return
         }
@@ -176,7 +177,7 @@ private struct PickleBytes {
 
     @Test func python3Protocol2UsesCodecsEncode() throws {
         let expected = try ReaderFixtures.expected().cifar100_py3_protocol2
-        let value = try RestrictedUnpickler.unpickle(contentsOf: ReaderFixtures.url("cifar100_test_py3_protocol2.pickle"))
+        let value = try RestrictedUnpickler.unpickle(Data(contentsOf: ReaderFixtures.url("cifar100_test_py3_protocol2.pickle")), vocabulary: .numpyArrays)
         #expect(value["fine_labels"]?.intList == expected.labels)
         #expect(value["coarse_labels"]?.intList == expected.coarse_labels)
         #expect(value["batch_label"] == .bytes(Data("test".utf8)))

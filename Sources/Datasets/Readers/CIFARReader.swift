@@ -10,6 +10,7 @@
 //   (CIFAR-100); names in `batches.meta.txt` / `fine_label_names.txt`.
 
 import Foundation
+import TensorKit
 
 public enum CIFARVariant: String, Sendable, CaseIterable {
     case cifar10
@@ -109,7 +110,7 @@ public enum CIFARReader {
 
     static func decodePythonBatch(_ data: Data, name: String, variant: CIFARVariant, pixels: inout [UInt8],
                                   labels: inout [Int], coarse: inout [Int]) throws {
-        let value = try RestrictedUnpickler.unpickle(data, name: name)
+        let value = try RestrictedUnpickler.unpickle(data, name: name, vocabulary: .numpyArrays)
         guard case .dict = value else { throw DatasetError.malformed(path: name, reason: "pickle is not a dict") }
         guard case let .array(array)? = value["data"] else {
             throw DatasetError.malformed(path: name, reason: "no numpy array under key 'data'")
@@ -205,7 +206,7 @@ public enum CIFARReader {
         let names: [String]
         switch format {
         case .python:
-            let value = try RestrictedUnpickler.unpickle(data, name: name)
+            let value = try RestrictedUnpickler.unpickle(data, name: name, vocabulary: .numpyArrays)
             let key = variant == .cifar10 ? "label_names" : "fine_label_names"
             guard let list = value[key]?.textList else {
                 throw DatasetError.malformed(path: name, reason: "no list of names under key '\(key)'")

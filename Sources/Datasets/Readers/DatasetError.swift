@@ -26,12 +26,6 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
     case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
     /// A list file names a class that is not part of the dataset.
     case unknownClass(path: String, line: Int, name: String)
-    /// The pickle uses an opcode the restricted unpickler does not interpret.
-    case pickleOpcodeRefused(path: String, opcode: UInt8, name: String, offset: Int)
-    /// The pickle references a global outside the allowlist (e.g. `os.system`), or calls one that may not be called.
-    case pickleGlobalRefused(path: String, module: String, name: String, offset: Int)
-    /// Any other pickle problem (stack underflow, wrong argument types, bad memo index, ...).
-    case pickleMalformed(path: String, reason: String, offset: Int)
     /// The split has no samples at all.
     case empty(path: String, what: String)
 
@@ -59,12 +53,6 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path): label \(label) of sample \(index) is outside 0..<\(classCount)"
         case let .unknownClass(path, line, name):
             return "\(path):\(line): unknown class '\(name)'"
-        case let .pickleOpcodeRefused(path, opcode, name, offset):
-            return "\(path): pickle opcode \(name) (0x\(hex2(opcode))) at byte \(offset) is not allowed"
-        case let .pickleGlobalRefused(path, module, name, offset):
-            return "\(path): pickle global \(module).\(name) at byte \(offset) is not allowed"
-        case let .pickleMalformed(path, reason, offset):
-            return "\(path): malformed pickle at byte \(offset): \(reason)"
         case let .empty(path, what):
             return "\(path): no samples found (\(what))"
         }
@@ -76,7 +64,3 @@ private func hex8(_ v: UInt32) -> String {
     return String(repeating: "0", count: max(0, 8 - s.count)) + s
 }
 
-private func hex2(_ v: UInt8) -> String {
-    let s = String(v, radix: 16)
-    return s.count < 2 ? "0" + s : s
-}

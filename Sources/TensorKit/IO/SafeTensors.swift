@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 
 // Tensor bytes are little-endian in safetensors and are copied without byte swapping.
@@ -68,7 +63,7 @@ public struct SafeTensorsEntry: Sendable, Equatable {
 /// peak resident size close to the size of the converted tensors instead of tensors + file.
 ///
 /// Immutable after `init`, hence safe to share between threads.
-public final class SafeTensorsFile: @unchecked Sendable {
+public final class SafeTensorsFile: TensorFile, @unchecked Sendable {
     public let url: URL
     /// The `__metadata__` object of the header (empty if absent).
     public let metadata: [String: String]
@@ -77,8 +72,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     private let sortedNames: [String]
     private let entries: [String: SafeTensorsEntry]
-    private let base: UnsafeRawPointer
-    private let mappedSize: Int
+    private let file: MappedFile
 
     /// The maximum header length accepted, as in the reference implementation.
     public static let maxHeaderLength = 100_000_000
@@ -86,83 +80,30 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Maps the file and validates its header (see `SafeTensorsError.Kind` for what is checked).
     public init(contentsOf url: URL) throws {
         let path = url.path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SafeTensorsError(.io, file: path, "cannot open: \(SafeTensorsError.errnoText())") }
-        // The mapping stays valid after the descriptor is closed.
-        defer { close(fd) }
-
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SafeTensorsError(.io, file: path, "cannot stat: \(SafeTensorsError.errnoText())") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw SafeTensorsError(.io, file: path, "not a regular file")
-        }
-        let size = Int(info.st_size)
-        guard size >= 8 else {
-            throw SafeTensorsError(.fileTooShort, file: path, "file is \(size) bytes, shorter than the 8-byte header length")
-        }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
-              mapping != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw SafeTensorsError(.io, file: path, "cannot mmap: \(SafeTensorsError.errnoText())")
-        }
-        let bytes = UnsafeRawBufferPointer(start: mapping, count: size)
-        do {
-            let header = try SafeTensorsHeader(parsing: bytes, path: path)
-            self.metadata = header.metadata
-            self.entries = header.entries
-            self.sortedNames = header.entries.keys.sorted(by: SafeTensorsHeader.byteOrder)
-        } catch {
-            munmap(mapping, size)
-            throw error
-        }
+        do { file = try MappedFile(url) } catch { throw SafeTensorsError(.io, file: path, error.reason) }
+        let header = try SafeTensorsHeader(parsing: file.bytes, path: path)
+        self.metadata = header.metadata
+        self.entries = header.entries
+        self.sortedNames = header.entries.keys.sorted(by: SafeTensorsHeader.byteOrder)
         self.url = url
-        self.base = UnsafeRawPointer(mapping)
-        self.mappedSize = size
-    }
-
-    deinit {
-        munmap(UnsafeMutableRawPointer(mutating: base), mappedSize)
     }
 
     public func entry(_ name: String) -> SafeTensorsEntry? { entries[name] }
 
+    public func shape(of name: String) -> [Int]? { entries[name]?.shape }
+
     /// Reads a floating-point tensor (F32, F16, BF16 or F64) as a Float32 `Tensor`.
     public func tensor(_ name: String) throws -> Tensor {
         let e = try requireEntry(name)
-        let count = e.elementCount
-        let raw = UnsafeRawBufferPointer(start: base + e.byteRange.lowerBound, count: e.byteRange.count)
-        let storage: [Float]
-        switch e.dtype {
-        case .f32:
-            storage = [Float](unsafeUninitializedCapacity: count) { out, initialized in
-                UnsafeMutableRawBufferPointer(out).copyMemory(from: raw)
-                initialized = count
-            }
-        case .f16, .bf16:
-            let isF16 = e.dtype == .f16
-            storage = [Float](unsafeUninitializedCapacity: count) { out, initialized in
-                defer { initialized = count }
-                guard count > 0 else { return }
-                if Int(bitPattern: raw.baseAddress!) % MemoryLayout<UInt16>.alignment == 0 {
-                    let halves = UnsafeBufferPointer(start: raw.baseAddress!.bindMemory(to: UInt16.self, capacity: count), count: count)
-                    if isF16 { HalfFloat.convertF16ToFloat(halves, into: out) } else { HalfFloat.convertBF16ToFloat(halves, into: out) }
-                } else {
-                    // Only hand-made files place 16-bit data at an odd offset; no need to be fast.
-                    for i in 0..<count {
-                        let bits = raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
-                        out[i] = isF16 ? HalfFloat.floatFromF16(bits) : HalfFloat.floatFromBF16(bits)
-                    }
-                }
-            }
-        case .f64:
-            storage = [Float](unsafeUninitializedCapacity: count) { out, initialized in
-                for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
-                initialized = count
-            }
-        default:
+        guard let storage = e.dtype.floats(from: raw(e), count: e.elementCount) else {
             throw SafeTensorsError(.wrongDType, file: url.path, tensor: name,
                                    "tensor \(SafeTensorsError.quoted(name)) has dtype \(e.dtype.rawValue), not a floating-point dtype (F32, F16, BF16, F64)")
         }
         return Tensor(unchecked: e.shape, storage: storage)
+    }
+
+    private func raw(_ e: SafeTensorsEntry) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: file.bytes[e.byteRange])
     }
 
     /// Reads an integer tensor (I64, I32, I16, I8, U8, U16, U32, BOOL, or U64 values ≤ Int64.max)
@@ -170,7 +111,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public func int64s(_ name: String) throws -> [Int64] {
         let e = try requireEntry(name)
         let count = e.elementCount
-        let raw = UnsafeRawBufferPointer(start: base + e.byteRange.lowerBound, count: e.byteRange.count)
+        let raw = raw(e)
         func widen<T: FixedWidthInteger>(_: T.Type) -> [Int64] {
             [Int64](unsafeUninitializedCapacity: count) { out, initialized in
                 for i in 0..<count { out[i] = Int64(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)) }
@@ -201,21 +142,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Calls `body` with the tensor's bytes, straight from the mapping (valid only during the call).
     public func withRawBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        let e = try requireEntry(name)
-        return try body(UnsafeRawBufferPointer(start: base + e.byteRange.lowerBound, count: e.byteRange.count))
+        return try body(raw(try requireEntry(name)))
     }
 
-    /// Tells the kernel the tensor's pages are no longer needed (`madvise(MADV_DONTNEED)`), so they
-    /// stop counting towards resident memory. Safe: the mapping is private and never written, so a
-    /// later access simply reads the file again. Pages shared with neighbouring tensors are dropped
-    /// too, with the same harmless effect. Unknown names and errors are ignored.
+    /// Lets the kernel drop the tensor's pages (see `MappedFile.adviseDone(_:)`). Unknown names are ignored.
     public func adviseDone(_ name: String) {
-        guard let e = entries[name], !e.byteRange.isEmpty else { return }
-        let page = max(Int(sysconf(Int32(_SC_PAGESIZE))), 1)
-        let start = e.byteRange.lowerBound / page * page
-        let end = min((e.byteRange.upperBound + page - 1) / page * page, (mappedSize + page - 1) / page * page)
-        guard end > start else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
+        if let e = entries[name] { file.adviseDone(e.byteRange) }
     }
 
     private func requireEntry(_ name: String) throws -> SafeTensorsEntry {

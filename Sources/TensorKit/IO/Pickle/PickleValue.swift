@@ -8,6 +8,7 @@ public indirect enum PickleValue: Sendable, Equatable {
     case none
     case bool(Bool)
     case int(Int)
+    case float(Double)
     case bytes(Data)
     case string(String)
     case list([PickleValue])
@@ -18,6 +19,8 @@ public indirect enum PickleValue: Sendable, Equatable {
     case global(module: String, name: String)
     case dtype(PickleDType)
     case array(PickleArray)
+    /// A torch tensor: a view into a storage record of the checkpoint archive (not read here).
+    case tensor(PickleTensor)
 
     /// Dict lookup by a key written either as unicode (`.string`) or as Python 2 str / bytes (`.bytes`, UTF-8).
     public subscript(key: String) -> PickleValue? {
@@ -150,4 +153,28 @@ public struct PickleArray: Sendable, Equatable {
             }
         }
     }
+}
+
+/// A torch typed storage as a checkpoint's pickle names it: archive record `data/<key>` holding `elementCount`
+/// elements of `dtype`.
+public struct PickleStorage: Sendable, Equatable {
+    public var key: String
+    public var dtype: SafeTensorsDType
+    public var elementCount: Int
+
+    /// The storage classes of `torch` a state dict may name (`torch.FloatStorage`, ...) and their element types.
+    public static let storageTypes: [String: SafeTensorsDType] = [
+        "FloatStorage": .f32, "DoubleStorage": .f64, "HalfStorage": .f16, "BFloat16Storage": .bf16,
+        "LongStorage": .i64, "IntStorage": .i32, "ShortStorage": .i16, "CharStorage": .i8, "ByteStorage": .u8,
+        "BoolStorage": .bool,
+    ]
+}
+
+/// A torch tensor as `_rebuild_tensor_v2` describes it: `shape` and `strides` (in elements) of a view that starts
+/// `offset` elements into `storage`. Checked against the storage by the checkpoint reader, not here.
+public struct PickleTensor: Sendable, Equatable {
+    public var storage: PickleStorage
+    public var offset: Int
+    public var shape: [Int]
+    public var strides: [Int]
 }

@@ -1,6 +1,7 @@
-// A pickle reader that interprets only the opcodes found in CIFAR batch files (Python 2 cPickle protocol 2,
-// and Python 3 protocols 2–4 of the same dicts) and never executes anything.
+// A pickle reader that never executes anything: it interprets a fixed set of opcodes and lets a pickle name only
+// the globals of one *vocabulary*, each of which is mapped by a fixed rule to an inert description.
 //
+// Vocabulary `.numpyArrays` (CIFAR's python batches: Python 2 cPickle protocol 2, Python 3 protocols 2–4).
 // How numpy pickles an array (protocol 2; protocol 4 is the same with STACK_GLOBAL/MEMOIZE/FRAME):
 //   GLOBAL numpy.core.multiarray._reconstruct        (numpy ≥ 2 writes numpy._core.multiarray)
 //   (GLOBAL numpy.ndarray, (0,), b'b') REDUCE          -> an empty array placeholder
@@ -9,33 +10,52 @@
 // Python 2 writes `str` payloads with SHORT_BINSTRING/BINSTRING; Python 3 at protocol 2 writes `bytes` as
 // `_codecs.encode(<latin-1 text>, 'latin1')`, at protocol ≥ 3 with SHORT_BINBYTES/BINBYTES.
 //
-// Here every "call" is interpreted by a fixed rule that builds an inert description (`PickleValue.array`,
-// `.dtype`, `.bytes`); any other global, callable or opcode is refused with its name and byte offset.
+// Vocabulary `.torchStateDict` (`data.pkl` of a torch.save zip archive; the subset `torch.load(weights_only=True)`
+// needs for weights). torch.save writes protocol 2:
+//   GLOBAL collections.OrderedDict, () REDUCE                        -> an empty dict (then SETITEMS)
+//   GLOBAL torch._utils._rebuild_tensor_v2,
+//     (('storage', GLOBAL torch.FloatStorage, '0', 'cpu', numel) BINPERSID,
+//      offset, size, stride, requires_grad, OrderedDict()) REDUCE  -> a tensor view of storage record '0'
+//   {'_metadata': ...} BUILD on the OrderedDict                      -> ignored (module versions)
+// `torch._utils._rebuild_parameter(tensor, requires_grad, hooks)` unwraps to the tensor.
+//
+// Any other global, call or opcode is refused with its name and byte offset.
 
 import Foundation
 
-public enum RestrictedUnpickler {
-    /// The only globals a pickle may reference (module.name).
-    public static let allowedGlobals: Set<String> = [
-        "numpy.core.multiarray._reconstruct",
-        "numpy._core.multiarray._reconstruct",
-        "numpy.ndarray",
-        "numpy.dtype",
-        "_codecs.encode",
-    ]
+/// What a pickle may name: the allowed globals and how each is interpreted.
+public enum PickleVocabulary: Sendable {
+    /// numpy arrays and dtypes, and `_codecs.encode` (CIFAR python batches).
+    case numpyArrays
+    /// PyTorch state dicts: ordered dicts, tensors rebuilt from typed storages (persistent ids), parameters.
+    case torchStateDict
 
-    /// Decodes `data` into an inert value tree. `name` is used in error messages.
-    public static func unpickle(_ data: Data, name: String = "<pickle>") throws -> PickleValue {
-        try data.withUnsafeBytes { raw in
-            var machine = Machine(bytes: raw, name: name)
-            defer { machine.teardown() }
-            return try machine.run()
+    /// The only globals a pickle may reference (module.name).
+    public var allowedGlobals: Set<String> {
+        switch self {
+        case .numpyArrays:
+            ["numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
+             "_codecs.encode"]
+        case .torchStateDict:
+            Set(["collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter"]
+                + PickleStorage.storageTypes.keys.map { "torch." + $0 })
         }
     }
+}
 
-    /// Reads a pickle file (errors name its path).
-    public static func unpickle(contentsOf url: URL) throws -> PickleValue {
-        try unpickle(try ReaderFiles.read(url, expected: "a pickle file"), name: url.path)
+public enum RestrictedUnpickler {
+    /// Decodes `data` into an inert value tree. `name` is used in error messages.
+    /// Throws `PickleError`.
+    public static func unpickle(_ data: Data, name: String = "<pickle>", vocabulary: PickleVocabulary) throws -> PickleValue {
+        try data.withUnsafeBytes { raw in try unpickle(bytes: raw, name: name, vocabulary: vocabulary) }
+    }
+
+    /// Decodes the pickle in `bytes` (e.g. a memory-mapped archive member) into an inert value tree.
+    /// Throws `PickleError`.
+    public static func unpickle(bytes: UnsafeRawBufferPointer, name: String, vocabulary: PickleVocabulary) throws -> PickleValue {
+        var machine = Machine(bytes: bytes, name: name, vocabulary: vocabulary)
+        defer { machine.teardown() }
+        return try machine.run()
     }
 
     /// Standard pickle opcode names, for error messages.
@@ -66,6 +86,7 @@ private final class Node {
         case none
         case bool(Bool)
         case int(Int)
+        case float(Double)
         case bytes(Data)
         case unicode(Data)  // UTF-8, validated on conversion
         case list([Node])
@@ -75,6 +96,8 @@ private final class Node {
         case dtype(PickleDType)
         case arrayPlaceholder  // result of _reconstruct, waiting for BUILD
         case array(PickleArray)
+        case storage(PickleStorage)  // a torch persistent id, only valid inside a tensor
+        case tensor(PickleTensor)
     }
 
     var kind: Kind
@@ -84,6 +107,7 @@ private final class Node {
 private struct Machine {
     let bytes: UnsafeRawBufferPointer
     let name: String
+    let vocabulary: PickleVocabulary
     var pos = 0
     var opStart = 0
     var stack: [Node] = []
@@ -92,15 +116,16 @@ private struct Machine {
     /// Every node pushed, so `teardown()` can dismantle the graph without recursion.
     var created: [Node] = []
 
-    init(bytes: UnsafeRawBufferPointer, name: String) {
+    init(bytes: UnsafeRawBufferPointer, name: String, vocabulary: PickleVocabulary) {
         self.bytes = bytes
         self.name = name
+        self.vocabulary = vocabulary
     }
 
     // MARK: - Errors and raw reads
 
-    func fail(_ reason: String) -> DatasetError {
-        .pickleMalformed(path: name, reason: reason, offset: opStart)
+    func fail(_ reason: String) -> PickleError {
+        .malformed(path: name, reason: reason, offset: opStart)
     }
 
     mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
@@ -207,6 +232,8 @@ private struct Machine {
             case 0x4B: push(.int(Int(try uint(1))))  // BININT1
             case 0x4D: push(.int(Int(try uint(2))))  // BININT2
             case 0x4A: push(.int(Int(Int32(truncatingIfNeeded: try uint(4)))))  // BININT
+            case 0x47:  // BINFLOAT: big-endian IEEE 754 double
+                push(.float(Double(bitPattern: try uint(8).byteSwapped)))
             case 0x8A:  // LONG1: little-endian two's complement
                 let n = try length(1)
                 guard n <= 8 else { throw fail("LONG1 integer of \(n) bytes does not fit in 64 bits") }
@@ -266,13 +293,15 @@ private struct Machine {
             case 0x62:  // BUILD
                 let state = try pop()
                 try build(try top(), state)
+            case 0x51 where vocabulary == .torchStateDict:  // BINPERSID
+                let pid = try pop()
+                push(.storage(try persistentStorage(pid)))
             case 0x2E:  // STOP
                 let result = try pop()
                 var budget = 50_000_000
                 return try convert(result, depth: 0, budget: &budget)
             default:
-                throw DatasetError.pickleOpcodeRefused(path: name, opcode: op,
-                                                       name: RestrictedUnpickler.opcodeName(op), offset: opStart)
+                throw PickleError.opcodeRefused(path: name, opcode: op, name: RestrictedUnpickler.opcodeName(op), offset: opStart)
             }
         }
         throw fail("data ends without a STOP opcode (truncated file?)")
@@ -281,8 +310,8 @@ private struct Machine {
     // MARK: - Opcode semantics
 
     mutating func pushGlobal(_ module: String, _ gname: String) throws {
-        guard RestrictedUnpickler.allowedGlobals.contains("\(module).\(gname)") else {
-            throw DatasetError.pickleGlobalRefused(path: name, module: module, name: gname, offset: opStart)
+        guard vocabulary.allowedGlobals.contains("\(module).\(gname)") else {
+            throw PickleError.globalRefused(path: name, module: module, name: gname, offset: opStart)
         }
         push(.global(module: module, name: gname))
     }
@@ -333,9 +362,66 @@ private struct Machine {
                 throw fail("_codecs.encode is only accepted as encode(<str>, 'latin1')")
             }
             return Node(.bytes(try latin1(fromUTF8: utf8)))
+        case "collections.OrderedDict":
+            guard args.isEmpty else { throw fail("collections.OrderedDict is only accepted as OrderedDict()") }
+            return Node(.dict([]))
+        case "torch._utils._rebuild_tensor_v2":
+            return Node(.tensor(try rebuildTensor(args)))
+        case "torch._utils._rebuild_parameter":
+            // (data, requires_grad, backward_hooks): a Parameter is its tensor here.
+            guard args.count == 3, case let .tensor(t) = args[0].kind else {
+                throw fail("_rebuild_parameter must be called as _rebuild_parameter(tensor, requires_grad, hooks)")
+            }
+            try requireEmptyHooks(args[2])
+            return Node(.tensor(t))
         default:
-            throw fail("\(module).\(gname) may not be called (only _reconstruct, numpy.dtype and _codecs.encode)")
+            throw fail("\(module).\(gname) may not be called")
         }
+    }
+
+    /// `('storage', torch.<Type>Storage, key, location, numel)`: a typed storage saved as archive record `data/<key>`.
+    func persistentStorage(_ pid: Node) throws -> PickleStorage {
+        guard case let .tuple(items) = pid.kind, items.count == 5, text(items[0]) == "storage" else {
+            throw fail("persistent id is not a ('storage', type, key, location, numel) tuple")
+        }
+        guard case let .global(module, typeName) = items[1].kind, module == "torch",
+              let dtype = PickleStorage.storageTypes[typeName] else {
+            throw fail("persistent id names no torch storage type")
+        }
+        guard let key = text(items[2]), !key.isEmpty, key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
+            throw fail("storage key is not a plain name")
+        }
+        guard text(items[3]) != nil else { throw fail("storage location is not a string") }
+        guard case let .int(count) = items[4].kind, count >= 0 else { throw fail("storage size is not a non-negative integer") }
+        return PickleStorage(key: key, dtype: dtype, elementCount: count)
+    }
+
+    /// `_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])`.
+    func rebuildTensor(_ args: [Node]) throws -> PickleTensor {
+        guard args.count == 6 || args.count == 7, case let .storage(storage) = args[0].kind,
+              case let .int(offset) = args[1].kind else {
+            throw fail("_rebuild_tensor_v2 must be called with (storage, offset, size, stride, requires_grad, hooks)")
+        }
+        func ints(_ n: Node, _ what: String) throws -> [Int] {
+            guard case let .tuple(items) = n.kind else { throw fail("tensor \(what) is not a tuple") }
+            return try items.map {
+                guard case let .int(v) = $0.kind, v >= 0 else { throw fail("tensor \(what) has a negative or non-integer entry") }
+                return v
+            }
+        }
+        let shape = try ints(args[2], "size"), strides = try ints(args[3], "stride")
+        guard shape.count == strides.count else { throw fail("tensor size and stride differ in length") }
+        guard offset >= 0 else { throw fail("tensor storage offset is negative") }
+        try requireEmptyHooks(args[5])
+        if args.count == 7, case .dict = args[6].kind {} else if args.count == 7, case .none = args[6].kind {} else if args.count == 7 {
+            throw fail("tensor metadata is not a dict")
+        }
+        return PickleTensor(storage: storage, offset: offset, shape: shape, strides: strides)
+    }
+
+    /// Backward hooks are pickled as an empty `OrderedDict()`; hooks would be functions, which are never allowed.
+    func requireEmptyHooks(_ n: Node) throws {
+        guard case let .dict(items) = n.kind, items.isEmpty else { throw fail("tensor backward hooks are not an empty dict") }
     }
 
     /// Python `str.encode('latin1')` of UTF-8 text: every code point must be below 256.
@@ -369,6 +455,10 @@ private struct Machine {
 
     /// `__setstate__` for the two object kinds that have one here: dtype and ndarray.
     func build(_ target: Node, _ stateNode: Node) throws {
+        if case .dict = target.kind, vocabulary == .torchStateDict {
+            guard case .dict = stateNode.kind else { throw fail("BUILD state of a dict is not a dict") }
+            return  // an OrderedDict's instance attributes (torch's `_metadata` of module versions): not needed
+        }
         guard case let .tuple(state) = stateNode.kind else { throw fail("BUILD state is not a tuple") }
         switch target.kind {
         case var .dtype(dtype):
@@ -414,7 +504,7 @@ private struct Machine {
             }
             target.kind = .array(PickleArray(shape: shape, dtype: dtype, data: data))
         default:
-            throw fail("BUILD is only allowed on numpy arrays and dtypes")
+            throw fail("BUILD is only allowed on numpy arrays and dtypes, and on torch state dicts")
         }
     }
 
@@ -428,6 +518,7 @@ private struct Machine {
         case .none: return .none
         case let .bool(b): return .bool(b)
         case let .int(v): return .int(v)
+        case let .float(v): return .float(v)
         case let .bytes(d): return .bytes(d)
         case let .unicode(d):
             guard let s = String(data: d, encoding: .utf8) else { throw fail("invalid UTF-8 in a unicode string") }
@@ -443,6 +534,8 @@ private struct Machine {
         case let .dtype(d): return .dtype(d)
         case .arrayPlaceholder: throw fail("numpy array was reconstructed but never given its state (BUILD)")
         case let .array(a): return .array(a)
+        case .storage: throw fail("a torch storage outside a tensor")
+        case let .tensor(t): return .tensor(t)
         }
     }
 }
