@@ -55,250 +55,271 @@ import Testing
     }
 }
 
-// MARK: - Hub downloads
+// MARK: - Hub protocol and the Hugging Face cache
 
 @Suite struct HubDownloadTests {
     static let repo = "openai/clip-test"
 
-    func client(_ server: LoopbackHTTPServer?, cache: URL, offline: Bool = false, environment: [String: String] = [:],
+    func client(_ hub: HubImitation?, cache: URL, offline: Bool = false, environment: [String: String] = [:],
                 attempts: Int = 3, progress: (@Sendable (String, Int64, Int64?) -> Void)? = nil) -> HubClient {
-        var c = HubClient(endpoint: server?.baseURL, cacheDirectory: cache, offline: offline, revision: "main",
+        var c = HubClient(endpoint: hub?.endpoint ?? URL(string: "http://127.0.0.1:9")!, cacheDirectory: cache, offline: offline,
                           environment: environment, progress: progress)
         c.timeout = 10
         c.maxAttempts = attempts
+        c.retryDelay = 0.01
         return c
     }
 
-    func blobGETs(_ server: LoopbackHTTPServer) -> [LoopbackHTTPServer.Request] {
-        server.requests.filter { $0.method == "GET" && $0.path.hasPrefix("/blobs/") }
-    }
+    func blobPath(_ cache: URL, _ sha: String) -> String { cache.path + "/models--openai--clip-test/blobs/" + sha }
 
-    @Test func downloadFollowsRedirectAndRecordsSHA256() throws {
-        let server = try LoopbackHTTPServer()
-        defer { server.stop() }
+    @Test func downloadsIntoTheHuggingFaceCacheLayout() throws {
+        let hub = try HubImitation()
+        defer { hub.stop() }
         let dir = try HubTestDirectory()
         let weights = hubRandomData(300_000, seed: 1)
         let config = Data(#"{"projection_dim": 512}"#.utf8)
-        server.addFile(repo: Self.repo, path: "model.safetensors", data: weights, lfs: true, redirect: true)
-        server.addFile(repo: Self.repo, path: "config.json", data: config)
+        let commit = hub.publish(Self.repo, files: ["model.safetensors": weights, "config.json": config, "sub/dir/x.json": config],
+                                 lfs: ["model.safetensors"])
         let events = HubProgressEvents()
-        let hub = client(server, cache: dir.url) { name, done, total in events.add(name, done, total) }
+        let repo = try client(hub, cache: dir.url) { name, done, total in events.add(name, done, total) }.repository(Self.repo)
 
-        let url = try hub.file(repo: Self.repo, path: "model.safetensors")
-        #expect(url.path == dir.url.path + "/models/openai--clip-test/main/model.safetensors")
+        let url = try repo.file("model.safetensors")
+        let sha = SHA256.hex(of: weights)
+        let snapshot = dir.url.path + "/models--openai--clip-test/snapshots/\(commit)"
+        #expect(url.path == snapshot + "/model.safetensors")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: url.path) == "../../blobs/" + sha)
         #expect(try Data(contentsOf: url) == weights)
-        #expect(HubClient.recordedSHA256(of: url) == SHA256.hex(of: weights))
-        #expect(!FileManager.default.fileExists(atPath: url.path + ".incomplete"))
-        let log = server.requests
-        #expect(log.map { "\($0.method) \($0.path)" } == [
-            "HEAD /openai/clip-test/resolve/main/model.safetensors",   // not followed to /blobs/
-            "GET /openai/clip-test/resolve/main/model.safetensors",
-            "GET /blobs/\(SHA256.hex(of: weights))",
+        #expect(HubClient.recordedSHA256(of: url) == sha)
+        #expect(repo.commit == commit && repo.snapshotDirectory?.path == snapshot)
+        #expect(try String(contentsOfFile: dir.url.path + "/models--openai--clip-test/refs/main", encoding: .utf8) == commit)
+        #expect(!FileManager.default.fileExists(atPath: blobPath(dir.url, sha) + ".incomplete"))
+        #expect(FileManager.default.fileExists(atPath: dir.url.path + "/.locks/models--openai--clip-test/\(sha).lock"))
+        // HEAD is not followed to the CDN; the GET is, and the CDN is another origin.
+        #expect(hub.requests.map(\.description) == [
+            "hub HEAD /openai/clip-test/resolve/main/model.safetensors",
+            "hub GET /openai/clip-test/resolve/\(commit)/model.safetensors",
+            "cdn GET /blobs/\(sha)",
         ])
-        #expect(log.allSatisfy { $0.headers["range"] == nil && $0.headers["authorization"] == nil })
         #expect(events.last?.0 == "model.safetensors" && events.last?.1 == 300_000 && events.last?.2 == 300_000)
 
-        // A non-LFS file: its ETag is no sha256, the recorded hash is the computed one.
-        let configURL = try hub.file(repo: Self.repo, path: "config.json")
+        // A small file: the relative 307 to /api/resolve-cache is followed; its blob is named by the git ETag.
+        hub.resetLog()
+        let configURL = try repo.file("config.json")
         #expect(try Data(contentsOf: configURL) == config)
-        #expect(HubClient.recordedSHA256(of: configURL) == SHA256.hex(of: config))
+        #expect(HubClient.recordedSHA256(of: configURL) == nil)
+        #expect(hub.requests.map { "\($0.host) \($0.request.method)" } == ["hub HEAD", "hub HEAD", "hub GET", "hub GET"])
+        #expect(hub.requests[1].request.path.hasPrefix("/api/resolve-cache/models/openai/clip-test/\(commit)/config.json"))
+        // Nested paths link one level further up.
+        let nested = try repo.file("sub/dir/x.json")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: nested.path).hasPrefix("../../../../blobs/"))
+    }
+
+    @Test func tokenGoesToTheHubOnlyNeverToTheCDN() throws {
+        let hub = try HubImitation()
+        defer { hub.stop() }
+        let dir = try HubTestDirectory()
+        hub.publish(Self.repo, files: ["model.safetensors": hubRandomData(5_000, seed: 6)], lfs: ["model.safetensors"])
+        hub.gate(Self.repo, token: "hf_secret")
+        let error = #expect(throws: HubError.self) { try client(hub, cache: dir.url).repository(Self.repo).file("model.safetensors") }
+        let message = error.map { "\($0)" } ?? ""
+        #expect(message.hasPrefix("hub repo 'openai/clip-test' is gated (Access to model openai/clip-test is restricted."), "\(message)")
+        #expect(message.contains("set HF_TOKEN") && !message.contains("\n"), "\(message)")
+
+        _ = try client(hub, cache: dir.url, environment: ["HF_TOKEN": "hf_secret"]).repository(Self.repo).file("model.safetensors")
+        let sent = hub.requests.filter { $0.request.headers["authorization"] == "Bearer hf_secret" }.map(\.host)
+        #expect(Set(sent) == ["hub"] && hub.requests.contains { $0.host == "cdn" })
+    }
+
+    @Test func tokenFileOfHFHomeIsUsed() throws {
+        let home = try HubTestDirectory()
+        try Data("hf_from_file\n".utf8).write(to: home.url.appendingPathComponent("token"))
+        #expect(HubClient.resolveToken(environment: ["HF_HOME": home.url.path]) == "hf_from_file")
+        #expect(HubClient.resolveToken(environment: ["HF_HOME": home.url.path, "HF_TOKEN": "hf_env"]) == "hf_env")
+        let other = home.url.appendingPathComponent("elsewhere")
+        try Data("  hf_path  ".utf8).write(to: other)
+        #expect(HubClient.resolveToken(environment: ["HF_HOME": home.url.path, "HF_TOKEN_PATH": other.path]) == "hf_path")
+        #expect(HubClient.resolveToken(environment: ["HOME": home.url.path]) == nil)
+    }
+
+    @Test func errorsSayWhatIsMissing() throws {
+        let hub = try HubImitation()
+        defer { hub.stop() }
+        let dir = try HubTestDirectory()
+        let commit = hub.publish(Self.repo, files: ["config.json": Data("{}".utf8)])
+        let c = client(hub, cache: dir.url)
+
+        let misspelled = #expect(throws: HubError.self) { try c.repository("openai/clip-tset").file("config.json") }
+        #expect(misspelled == .repoNotFound(repo: "openai/clip-tset", endpoint: hub.endpoint.absoluteString, tokenSent: false))
+        #expect("\(misspelled!)" == "hub repo 'openai/clip-tset' not found at \(hub.endpoint.absoluteString): check the spelling; a private repo needs HF_TOKEN")
+
+        let revision = #expect(throws: HubError.self) { try c.repository(Self.repo, revision: "v9").file("config.json") }
+        #expect(revision == .revisionNotFound(repo: Self.repo, revision: "v9"))
+
+        // A missing file is "absent" (callers try the next name) and is remembered under .no_exist.
+        let repo = try c.repository(Self.repo)
+        #expect(try repo.fileIfPresent("model.safetensors") == nil)
+        #expect(FileManager.default.fileExists(atPath: dir.url.path + "/models--openai--clip-test/.no_exist/\(commit)/model.safetensors"))
+        #expect(throws: HubError.entryNotFound(repo: Self.repo, path: "model.safetensors", revision: "main")) {
+            try repo.file("model.safetensors")
+        }
+        // Known missing, also offline: no request.
+        _ = try repo.file("config.json")
+        hub.resetLog()
+        #expect(try client(hub, cache: dir.url, offline: true).repository(Self.repo).fileIfPresent("model.safetensors") == nil)
+        #expect(try c.repository(Self.repo).fileIfPresent("model.safetensors") == nil)
+        #expect(hub.requests.isEmpty, "\(hub.requests)")
     }
 
     @Test func interruptedDownloadResumesWithRange() throws {
-        let server = try LoopbackHTTPServer()
-        defer { server.stop() }
+        let hub = try HubImitation()
+        defer { hub.stop() }
         let dir = try HubTestDirectory()
         let weights = hubRandomData(200_000, seed: 2)
-        server.addFile(repo: Self.repo, path: "model.safetensors", data: weights, lfs: true, redirect: true, cutAfter: 50_000)
-        let hub = client(server, cache: dir.url, attempts: 1)
+        hub.publish(Self.repo, files: ["model.safetensors": weights], lfs: ["model.safetensors"])
+        hub.inject([.cutAfter(50_000)], path: "model.safetensors")
+        let sha = SHA256.hex(of: weights)
 
-        let first = #expect(throws: HubError.self) { try hub.file(repo: Self.repo, path: "model.safetensors") }
+        let first = #expect(throws: HubError.self) { try client(hub, cache: dir.url, attempts: 1).repository(Self.repo).file("model.safetensors") }
         let message = first.map { "\($0)" } ?? ""
-        #expect(message.contains("/openai/clip-test/resolve/main/model.safetensors"), "\(message)")
-        #expect(message.contains("--offline"))
-        let final = try hub.cachedFileURL(repo: Self.repo, path: "model.safetensors")
-        #expect(!FileManager.default.fileExists(atPath: final.path))
-        #expect(try Data(contentsOf: URL(fileURLWithPath: final.path + ".incomplete")) == weights.prefix(50_000))
+        #expect(message.hasPrefix("download of \(hub.endpoint.absoluteString)/openai/clip-test/resolve/") && message.contains("run the command again"),
+                "\(message)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: blobPath(dir.url, sha) + ".incomplete")) == weights.prefix(50_000))
 
-        let url = try hub.file(repo: Self.repo, path: "model.safetensors")
+        let url = try client(hub, cache: dir.url).repository(Self.repo).file("model.safetensors")
         #expect(try Data(contentsOf: url) == weights)
-        #expect(HubClient.recordedSHA256(of: url) == SHA256.hex(of: weights))
-        let gets = blobGETs(server)
-        #expect(gets.count == 2)
-        #expect(gets.last?.headers["range"] == "bytes=50000-")   // kept across the redirect
-        let resolveGETs = server.requests.filter { $0.method == "GET" && $0.path.contains("/resolve/") }
-        #expect(resolveGETs.last?.headers["range"] == "bytes=50000-")
+        let ranges = hub.requests.filter { $0.host == "cdn" }.map { $0.request.headers["range"] }
+        #expect(ranges == [nil, "bytes=50000-"])
     }
 
-    @Test func droppedConnectionIsResumedWithinOneCall() throws {
-        let server = try LoopbackHTTPServer()
-        defer { server.stop() }
+    @Test func transientFailuresAreRetriedAndResumedWithinOneCall() throws {
+        let hub = try HubImitation()
+        defer { hub.stop() }
         let dir = try HubTestDirectory()
         let weights = hubRandomData(120_000, seed: 3)
-        server.addFile(repo: Self.repo, path: "open_clip_model.safetensors", data: weights, lfs: true, cutAfter: 70_000)
-        let url = try client(server, cache: dir.url).file(repo: Self.repo, path: "open_clip_model.safetensors")
+        hub.publish(Self.repo, files: ["open_clip_model.safetensors": weights], lfs: ["open_clip_model.safetensors"])
+        hub.inject([.status(503, retryAfter: nil), .cutAfter(70_000), .status(429, retryAfter: "0"), .status(502, retryAfter: nil)],
+                   path: "open_clip_model.safetensors")
+        let url = try client(hub, cache: dir.url, attempts: 5).repository(Self.repo).file("open_clip_model.safetensors")
         #expect(try Data(contentsOf: url) == weights)
-        let gets = server.requests.filter { $0.method == "GET" }
-        #expect(gets.map { $0.headers["range"] } == [nil, "bytes=70000-"])
-    }
+        let ranges = hub.requests.filter { $0.host == "cdn" }.map { $0.request.headers["range"] ?? "-" }
+        #expect(ranges == ["-", "-", "bytes=70000-", "bytes=70000-", "bytes=70000-"])
 
-    @Test func serverIgnoringRangeRestartsFromZero() throws {
-        let server = try LoopbackHTTPServer()
-        defer { server.stop() }
-        let dir = try HubTestDirectory()
-        let weights = hubRandomData(60_000, seed: 9)
-        server.addFile(repo: Self.repo, path: "model.safetensors", data: weights, lfs: true, redirect: true, ignoreRange: true)
-        let hub = client(server, cache: dir.url)
-        let final = try hub.cachedFileURL(repo: Self.repo, path: "model.safetensors")
-        try FileManager.default.createDirectory(at: final.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(repeating: 0xEE, count: 1_000).write(to: URL(fileURLWithPath: final.path + ".incomplete"))
-
-        let url = try hub.file(repo: Self.repo, path: "model.safetensors")
-        #expect(try Data(contentsOf: url) == weights)
-        #expect(blobGETs(server).map { $0.headers["range"] } == ["bytes=1000-"])
+        // Out of attempts: the last status is reported.
+        hub.publish("openai/other", files: ["w.bin": hubRandomData(1_000, seed: 33)], lfs: ["w.bin"])
+        hub.inject(Array(repeating: .status(500, retryAfter: nil), count: 3), path: "w.bin")
+        let error = #expect(throws: HubError.self) { try client(hub, cache: dir.url, attempts: 3).repository("openai/other").file("w.bin") }
+        guard case let .httpStatus(_, _, _, status, _)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(status == 500)
     }
 
     @Test func corruptedContentIsRejected() throws {
-        let server = try LoopbackHTTPServer()
-        defer { server.stop() }
+        let hub = try HubImitation()
+        defer { hub.stop() }
         let dir = try HubTestDirectory()
         let weights = hubRandomData(100_000, seed: 4)
-        server.addFile(repo: Self.repo, path: "model.safetensors", data: weights, lfs: true, redirect: true, corrupt: true)
-        let hub = client(server, cache: dir.url)
-        let error = #expect(throws: HubError.self) { try hub.file(repo: Self.repo, path: "model.safetensors") }
-        guard case let .checksumMismatch(repo, path, expected, actual)? = error else {
+        hub.publish(Self.repo, files: ["model.safetensors": weights], lfs: ["model.safetensors"])
+        hub.inject([.corrupt], path: "model.safetensors")
+        let repo = try client(hub, cache: dir.url).repository(Self.repo)
+        let error = #expect(throws: HubError.self) { try repo.file("model.safetensors") }
+        guard case let .checksumMismatch(name, path, expected, actual)? = error else {
             Issue.record("expected checksumMismatch, got \(String(describing: error))")
             return
         }
-        #expect(repo == Self.repo && path == "model.safetensors")
-        #expect(expected == SHA256.hex(of: weights) && actual != expected)
-        let final = try hub.cachedFileURL(repo: Self.repo, path: "model.safetensors")
-        for suffix in ["", ".incomplete", ".sha256"] {
-            #expect(!FileManager.default.fileExists(atPath: final.path + suffix), "\(suffix)")
+        let sha = SHA256.hex(of: weights)
+        #expect(name == Self.repo && path == "model.safetensors" && expected == sha && actual != expected)
+        for p in [blobPath(dir.url, sha), blobPath(dir.url, sha) + ".incomplete", repo.snapshotDirectory!.path + "/model.safetensors"] {
+            #expect(!FileManager.default.fileExists(atPath: p), "\(p)")
         }
+        #expect(try Data(contentsOf: try repo.file("model.safetensors")) == weights)   // the next try succeeds
     }
 
     @Test func cacheHitMakesNoRequestsAlsoOffline() throws {
-        let server = try LoopbackHTTPServer()
-        defer { server.stop() }
+        let hub = try HubImitation()
+        defer { hub.stop() }
         let dir = try HubTestDirectory()
         let weights = hubRandomData(10_000, seed: 5)
-        server.addFile(repo: Self.repo, path: "model.safetensors", data: weights, lfs: true, redirect: true)
-        let first = try client(server, cache: dir.url).file(repo: Self.repo, path: "model.safetensors")
-        #expect(!server.requests.isEmpty)
-        server.resetLog()
+        let commit = hub.publish(Self.repo, files: ["model.safetensors": weights], lfs: ["model.safetensors"])
+        let first = try client(hub, cache: dir.url).repository(Self.repo).file("model.safetensors")
+        hub.resetLog()
 
-        #expect(try client(server, cache: dir.url).file(repo: Self.repo, path: "model.safetensors") == first)
-        #expect(try client(server, cache: dir.url, offline: true).file(repo: Self.repo, path: "model.safetensors") == first)
-        let viaEnvironment = client(server, cache: dir.url, environment: ["HF_HUB_OFFLINE": "1"])
+        #expect(try client(hub, cache: dir.url).repository(Self.repo).file("model.safetensors") == first)
+        #expect(try client(hub, cache: dir.url, offline: true).repository(Self.repo).file("model.safetensors") == first)
+        let viaEnvironment = client(hub, cache: dir.url, environment: ["HF_HUB_OFFLINE": "1"])
         #expect(viaEnvironment.offline)
-        #expect(try viaEnvironment.snapshot(repo: Self.repo, required: ["model.safetensors"], optional: ["tokenizer.json"])
-            == first.deletingLastPathComponent())
-        #expect(server.requests.isEmpty, "\(server.requests)")
+        #expect(try viaEnvironment.repository(Self.repo).fileIfPresent("tokenizer.json") == nil)
+        #expect(try viaEnvironment.repository(Self.repo, revision: commit).file("model.safetensors") == first)
+        #expect(client(hub, cache: dir.url, environment: ["TRANSFORMERS_OFFLINE": "1"]).offline)
+        #expect(hub.requests.isEmpty, "\(hub.requests)")
     }
 
     @Test func offlineWithoutCacheNamesTheCachePath() throws {
         let dir = try HubTestDirectory()
-        let hub = client(nil, cache: dir.url, offline: true)
-        let error = #expect(throws: HubError.self) { try hub.file(repo: "openai/clip-vit-base-patch16", path: "config.json") }
+        let repo = try client(nil, cache: dir.url, offline: true).repository("openai/clip-vit-base-patch16")
+        let error = #expect(throws: HubError.self) { try repo.fileIfPresent("config.json") }
         let message = error.map { "\($0)" } ?? ""
-        #expect(message.contains("'openai/clip-vit-base-patch16' is unknown while offline and not in the cache"), "\(message)")
-        #expect(message.contains(dir.url.path + "/models/openai--clip-vit-base-patch16/main/config.json"), "\(message)")
-        #expect(!message.contains("\n"))
+        #expect(message == "hub repo 'openai/clip-vit-base-patch16' is not in the cache for offline use: 'config.json' not found at "
+                + dir.url.path + "/models--openai--clip-vit-base-patch16/refs/main (run once without --offline/HF_HUB_OFFLINE to download it)")
     }
 
-    @Test func missingFileIsNotFoundAndSnapshotSkipsOptional() throws {
-        let server = try LoopbackHTTPServer()
-        defer { server.stop() }
+    /// Files of one repository object come from one commit, even when the branch moves meanwhile.
+    @Test func revisionsArePinnedToOneCommit() throws {
+        let hub = try HubImitation()
+        defer { hub.stop() }
         let dir = try HubTestDirectory()
-        server.addFile(repo: Self.repo, path: "config.json", data: Data("{}".utf8))
-        server.addFile(repo: Self.repo, path: "model.safetensors.index.json", data: Data("{}".utf8))
-        let hub = client(server, cache: dir.url)
-        #expect(throws: HubError.notFound(repo: Self.repo, path: "model.safetensors")) {
-            try hub.file(repo: Self.repo, path: "model.safetensors")
-        }
-        let folder = try hub.snapshot(repo: Self.repo, required: ["config.json"],
-                                      optional: ["model.safetensors", "model.safetensors.index.json"])
-        #expect(folder == (try hub.repoDirectory(repo: Self.repo)))
-        let fm = FileManager.default
-        #expect(fm.fileExists(atPath: folder.appendingPathComponent("config.json").path))
-        #expect(fm.fileExists(atPath: folder.appendingPathComponent("model.safetensors.index.json").path))
-        #expect(!fm.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path))
-        #expect(throws: HubError.notFound(repo: Self.repo, path: "x.json")) {
-            try hub.snapshot(repo: Self.repo, required: ["x.json"], optional: [])
-        }
+        let old = hub.publish(Self.repo, files: ["a.json": Data("old a".utf8), "b.json": Data("old b".utf8)])
+        let repo = try client(hub, cache: dir.url).repository(Self.repo)
+        #expect(try Data(contentsOf: try repo.file("a.json")) == Data("old a".utf8))
+        let new = hub.publish(Self.repo, files: ["a.json": Data("new a".utf8), "b.json": Data("new b".utf8)])
+        #expect(try Data(contentsOf: try repo.file("b.json")) == Data("old b".utf8))
+        #expect(repo.commit == old && old != new)
+        // A pull-request ref is stored as refs/refs/pr/1; a commit hash needs no ref.
+        let pr = hub.publish(Self.repo, revision: "refs/pr/1", files: ["model.safetensors": Data("pr".utf8)])
+        let prRepo = try client(hub, cache: dir.url).repository(Self.repo, revision: "refs/pr/1")
+        _ = try prRepo.file("model.safetensors")
+        #expect(hub.requests.last { $0.host == "hub" && $0.request.method == "HEAD" && $0.request.target.contains("%2F") } != nil)
+        #expect(try String(contentsOfFile: dir.url.path + "/models--openai--clip-test/refs/refs/pr/1", encoding: .utf8) == pr)
+        #expect(try client(hub, cache: dir.url).repository(Self.repo, revision: new).file("a.json").path.contains("/snapshots/\(new)/"))
     }
 
-    @Test func endpointFromEnvironment() throws {
-        #expect(HubClient.resolveEndpoint(environment: [:]).absoluteString == "https://huggingface.co")
-        #expect(HubClient.resolveEndpoint(environment: ["HF_ENDPOINT": ""]).absoluteString == "https://huggingface.co")
-        #expect(HubClient.resolveEndpoint(environment: ["HF_ENDPOINT": "https://hf-mirror.com/"]).absoluteString
-            == "https://hf-mirror.com")
-        #expect(HubClient.resolveCacheDirectory(environment: ["CLIPCL_CACHE": "/tmp/c"]).path == "/tmp/c")
-        #expect(HubClient.resolveCacheDirectory(environment: ["HOME": "/home/u"]).path == "/home/u/.cache/clipcl")
-        #expect(HubClient.resolveOffline(environment: ["HF_HUB_OFFLINE": "1"]))
-        #expect(!HubClient.resolveOffline(environment: ["HF_HUB_OFFLINE": "0"]))
-
-        // The endpoint, cache and token all come from the environment when not given.
-        let server = try LoopbackHTTPServer()
-        defer { server.stop() }
+    @Test func renamedRepoIsFollowedByItsRelativeRedirect() throws {
+        let hub = try HubImitation()
+        defer { hub.stop() }
         let dir = try HubTestDirectory()
-        server.addFile(repo: Self.repo, path: "config.json", data: Data("{}".utf8))
-        let hub = HubClient(endpoint: nil, cacheDirectory: nil, offline: false, revision: "main",
-                            environment: ["HF_ENDPOINT": server.baseURL.absoluteString + "/",
-                                          "CLIPCL_CACHE": dir.url.path], progress: nil)
-        #expect(hub.endpoint == server.baseURL)
-        let url = try hub.file(repo: Self.repo, path: "config.json")
-        #expect(url.path.hasPrefix(dir.url.path + "/models/"))
-        #expect(server.requests.count == 2)
+        hub.publish("laion/new-name", files: ["config.json": Data("{}".utf8)])
+        hub.rename("laion/old-name", to: "laion/new-name")
+        let url = try client(hub, cache: dir.url).repository("laion/old-name").file("config.json")
+        #expect(try Data(contentsOf: url) == Data("{}".utf8))
+        #expect(url.path.hasPrefix(dir.url.path + "/models--laion--old-name/snapshots/"))
     }
 
-    @Test func gatedRepoNeedsToken() throws {
-        let server = try LoopbackHTTPServer()
-        defer { server.stop() }
+    @Test func unreachableHubIsToldApartFromOtherFailures() throws {
+        let hub = try HubImitation()
+        let endpoint = hub.endpoint
+        hub.stop()   // nothing listens on this port any more
         let dir = try HubTestDirectory()
-        let weights = hubRandomData(5_000, seed: 6)
-        server.addFile(repo: Self.repo, path: "model.safetensors", data: weights, lfs: true, redirect: true)
-        server.requireToken("hf_secret")
-        let error = #expect(throws: HubError.self) {
-            try client(server, cache: dir.url).file(repo: Self.repo, path: "model.safetensors")
-        }
+        let c = HubClient(endpoint: endpoint, cacheDirectory: dir.url, offline: false, environment: [:], progress: nil)
+        let error = #expect(throws: HubError.self) { try c.repository(Self.repo).file("config.json") }
+        #expect(error?.isUnreachable == true)
         let message = error.map { "\($0)" } ?? ""
-        #expect(message.contains("gated") && message.contains("HF_TOKEN") && message.contains(Self.repo), "\(message)")
-
-        let url = try client(server, cache: dir.url, environment: ["HF_TOKEN": "hf_secret"])
-            .file(repo: Self.repo, path: "model.safetensors")
-        #expect(try Data(contentsOf: url) == weights)
-        #expect(server.requests.last?.path.hasPrefix("/blobs/") == true)
-    }
-
-    @Test func networkFailureNamesURL() throws {
-        let server = try LoopbackHTTPServer()
-        let endpoint = server.baseURL
-        server.stop()   // nothing listens on this port any more
-        let dir = try HubTestDirectory()
-        let hub = HubClient(endpoint: endpoint, cacheDirectory: dir.url, offline: false, revision: "main",
-                            environment: [:], progress: nil)
-        let error = #expect(throws: HubError.self) { try hub.file(repo: Self.repo, path: "config.json") }
-        let message = error.map { "\($0)" } ?? ""
-        #expect(message.hasPrefix("cannot download \(endpoint.absoluteString)/openai/clip-test/resolve/main/config.json: "),
+        #expect(message.hasPrefix("cannot reach \(endpoint.absoluteString)/openai/clip-test/resolve/main/config.json: connection refused"),
                 "\(message)")
         #expect(message.contains("--offline") && !message.contains("\n"), "\(message)")
+        #expect(HubError.repoNotFound(repo: "a/b", endpoint: "x", tokenSent: false).isUnreachable == false)
     }
 
     @Test func concurrentDownloadsOfOneFileDownloadOnce() throws {
-        let server = try LoopbackHTTPServer()
-        defer { server.stop() }
+        let hub = try HubImitation()
+        defer { hub.stop() }
         let dir = try HubTestDirectory()
         let weights = hubRandomData(400_000, seed: 8)
-        server.addFile(repo: Self.repo, path: "model.safetensors", data: weights, lfs: true, redirect: true)
-        let hub = client(server, cache: dir.url)
+        hub.publish(Self.repo, files: ["model.safetensors": weights], lfs: ["model.safetensors"])
+        let c = client(hub, cache: dir.url)
         let results = HubResults()
         let group = DispatchGroup()
         for _ in 0..<2 {
             group.enter()
             Thread {
-                do throws(HubError) { results.add(.success(try hub.file(repo: Self.repo, path: "model.safetensors"))) } catch {
+                do throws(HubError) { results.add(.success(try c.repository(Self.repo).file("model.safetensors"))) } catch {
                     results.add(.failure(error))
                 }
                 group.leave()
@@ -308,10 +329,32 @@ import Testing
         let urls = try results.all.map { try $0.get() }
         #expect(urls.count == 2 && urls[0] == urls[1])
         #expect(try Data(contentsOf: urls[0]) == weights)
-        #expect(blobGETs(server).count == 1)
+        #expect(hub.requests.filter { $0.host == "cdn" }.count == 1)
     }
 
-    @Test func repoIDs() {
+    @Test func environment() throws {
+        #expect(HubClient.resolveEndpoint(environment: [:]).absoluteString == "https://huggingface.co")
+        #expect(HubClient.resolveEndpoint(environment: ["HF_ENDPOINT": ""]).absoluteString == "https://huggingface.co")
+        #expect(HubClient.resolveEndpoint(environment: ["HF_ENDPOINT": "https://hf-mirror.com/"]).absoluteString == "https://hf-mirror.com")
+        #expect(HubClient.resolveCacheDirectory(environment: ["HOME": "/home/u"]).path == "/home/u/.cache/huggingface/hub")
+        #expect(HubClient.resolveCacheDirectory(environment: ["HOME": "/home/u", "XDG_CACHE_HOME": "/x"]).path == "/x/huggingface/hub")
+        #expect(HubClient.resolveCacheDirectory(environment: ["HF_HOME": "/h", "XDG_CACHE_HOME": "/x"]).path == "/h/hub")
+        #expect(HubClient.resolveCacheDirectory(environment: ["HF_HOME": "/h", "HUGGINGFACE_HUB_CACHE": "/old"]).path == "/old")
+        #expect(HubClient.resolveCacheDirectory(environment: ["HF_HUB_CACHE": "/c", "HUGGINGFACE_HUB_CACHE": "/old"]).path == "/c")
+        #expect(HubClient.resolveOffline(environment: ["HF_HUB_OFFLINE": "1"]))
+        #expect(!HubClient.resolveOffline(environment: ["HF_HUB_OFFLINE": "0"]))
+
+        let hub = try HubImitation()
+        defer { hub.stop() }
+        let dir = try HubTestDirectory()
+        hub.publish(Self.repo, files: ["config.json": Data("{}".utf8)])
+        let c = HubClient(endpoint: nil, cacheDirectory: nil, offline: false,
+                          environment: ["HF_ENDPOINT": hub.endpoint.absoluteString + "/", "HF_HUB_CACHE": dir.url.path], progress: nil)
+        #expect(c.endpoint == hub.endpoint)
+        #expect(try c.repository(Self.repo).file("config.json").path.hasPrefix(dir.url.path + "/models--openai--clip-test/snapshots/"))
+    }
+
+    @Test func modelIDsAndRepoIDs() throws {
         for id in ["openai/clip-vit-base-patch16", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K", "timm/vit_base_patch16_clip_224.openai"] {
             #expect(HubClient.isRepoID(id), "\(id)")
         }
@@ -319,19 +362,21 @@ import Testing
                    "org/x.", "a\\b/c"] {
             #expect(!HubClient.isRepoID(id), "\(id)")
         }
-        let hub = HubClient(endpoint: nil, cacheDirectory: URL(fileURLWithPath: "/c"), offline: true, revision: "main",
-                            environment: [:], progress: nil)
-        #expect(throws: HubError.invalidRepoID("../x")) { try hub.file(repo: "../x", path: "config.json") }
-        #expect(throws: HubError.invalidPath(repo: "a/b", path: "../../etc/passwd")) {
-            try hub.file(repo: "a/b", path: "../../etc/passwd")
-        }
+        #expect(HubClient.parseModelID("hf-hub:timm/vit_base_patch16_clip_224.openai")! == ("timm/vit_base_patch16_clip_224.openai", nil))
+        #expect(HubClient.parseModelID("openai/clip-vit-base-patch32@refs/pr/66")! == ("openai/clip-vit-base-patch32", "refs/pr/66"))
+        #expect(HubClient.parseModelID("hf-hub:a/b@v1.0")! == ("a/b", "v1.0"))
+        #expect(HubClient.parseModelID("a/b@../x") == nil && HubClient.parseModelID("a/b@") == nil && HubClient.parseModelID("a") == nil)
+        let c = HubClient(endpoint: nil, cacheDirectory: URL(fileURLWithPath: "/c"), offline: true, environment: [:], progress: nil)
+        #expect(throws: HubError.invalidRepoID("../x")) { try c.repository("../x") }
+        #expect(throws: HubError.invalidPath(repo: "a/b", path: "../../etc/passwd")) { try c.repository("a/b").file("../../etc/passwd") }
+        #expect(throws: HubError.invalidPath(repo: "a/b", path: "../main")) { try c.repository("a/b", revision: "../main") }
     }
 }
 
 // MARK: - Helpers
 
 /// A fresh directory under the system temporary directory, removed when the value is released.
-private final class HubTestDirectory {
+final class HubTestDirectory {
     let url: URL
     init() throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("clipcl-hub-\(UUID().uuidString)", isDirectory: true)
@@ -366,7 +411,7 @@ private struct HubTestRNG: RandomNumberGenerator {
     }
 }
 
-private func hubRandomData(_ count: Int, seed: UInt64) -> Data {
+func hubRandomData(_ count: Int, seed: UInt64) -> Data {
     var rng = HubTestRNG(seed: seed)
     var data = Data(count: count)
     data.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in

@@ -155,7 +155,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let pt = dir.appendingPathComponent("model.pt")
         try Data([0x80, 0x02]).write(to: pt)
-        #expect(throws: CLIPError.self) { try ModelSource.load(pt.path) }
+        let ptError = #expect(throws: TorchCheckpointError.self) { try ModelSource.load(pt.path) }
+        #expect(ptError?.description == pt.path + ": not a PyTorch checkpoint (torch.save writes a zip archive; this file does not start with one)")
         #expect(throws: CLIPError.self) { try ModelSource.load(dir.path) }
         let truncated = dir.appendingPathComponent("t.safetensors")
         try Data([100, 0, 0, 0, 0, 0, 0, 0, 123]).write(to: truncated)

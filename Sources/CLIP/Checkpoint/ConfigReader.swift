@@ -3,6 +3,14 @@ import TensorKit
 
 /// Reads a `CLIPConfig` from the files that ship with checkpoints, or infers it from tensor shapes.
 public enum ConfigReader {
+    /// Whether a `config.json` describes an HF transformers CLIP model: `model_type` "clip", or both `text_config`
+    /// and `vision_config`. Repos also carry other `config.json` files (timm's, for a timm image tower next to the
+    /// open_clip weights), which are not.
+    public static func isHuggingFaceCLIP(_ data: Data) -> Bool {
+        guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return root["model_type"] as? String == "clip" || (root["text_config"] is [String: Any] && root["vision_config"] is [String: Any])
+    }
+
     /// HF `config.json`: `text_config` / `vision_config` (older files: `*_config_dict`), with the
     /// openai/clip-vit-base-patch32 defaults for absent keys, as transformers does.
     public static func huggingFace(_ data: Data, source: String) throws -> CLIPConfig {
@@ -115,15 +123,22 @@ public enum ConfigReader {
         return dict
     }
 
+    /// A JSON `true`/`false`. Not `v is Bool`: on Linux the numbers 0 and 1 pass that test too, which refused
+    /// every config value of 1 (`"num_hidden_layers": 1`).
+    static func isBoolean(_ n: NSNumber) -> Bool {
+        let type = String(cString: n.objCType)
+        return type == "c" || type == "B"
+    }
+
     static func int(_ d: [String: Any], _ key: String, _ source: String) throws -> Int? {
         guard let v = d[key], !(v is NSNull) else { return nil }
-        if let n = v as? NSNumber, !(v is Bool), let i = Int(exactly: n.doubleValue), i >= 0, i < 1 << 31 { return i }
+        if let n = v as? NSNumber, !isBoolean(n), let i = Int(exactly: n.doubleValue), i >= 0, i < 1 << 31 { return i }
         throw CLIPError.invalidConfig(source, "\"\(key)\" must be a non-negative integer, got \(v)")
     }
 
     static func double(_ d: [String: Any], _ key: String, _ source: String) throws -> Double? {
         guard let v = d[key], !(v is NSNull) else { return nil }
-        if let n = v as? NSNumber, !(v is Bool), n.doubleValue.isFinite { return n.doubleValue }
+        if let n = v as? NSNumber, !isBoolean(n), n.doubleValue.isFinite { return n.doubleValue }
         throw CLIPError.invalidConfig(source, "\"\(key)\" must be a number, got \(v)")
     }
 

@@ -3,11 +3,12 @@ import TensorKit
 
 /// Everything needed to use a checkpoint: the model, its tokenizer, its preprocessing, and
 /// where it came from. `load(_:)` accepts
-/// - an HF transformers folder (config.json + model.safetensors or sharded index),
-/// - an open_clip folder (open_clip_config.json + open_clip_model.safetensors),
-/// - a single OpenAI/open_clip-layout .safetensors file (config from a sibling
-///   `open_clip_config.json` or `<name>_config.json`, else inferred from the tensor shapes),
-/// - a hub id `org/name` that is not a local path, downloaded into the cache first,
+/// - an HF transformers folder (config.json of a CLIP model + model.safetensors, pytorch_model.bin, or a sharded index),
+/// - an open_clip folder (open_clip_config.json + open_clip_model.safetensors or open_clip_pytorch_model.bin),
+/// - a single OpenAI/open_clip-layout weights file, safetensors or a torch.save state dict (.bin/.pt/.pth; config
+///   from a sibling `open_clip_config.json` or `<name>_config.json`, else inferred from the tensor shapes),
+/// - a hub id `org/name`, `org/name@REV` or `hf-hub:org/name` that is not a local path: its files come from
+///   Hugging Face's cache, downloaded first when missing (`HubRepository`),
 /// - `random:ARCH[:SEED]` (ARCH = ViT-B-16, ViT-B-32, ViT-L-14): random weights of a real
 ///   architecture, for benchmarks and for exercising the pipeline offline. Not a CLIP model: its
 ///   embeddings carry no knowledge, and nothing computed with it is a CLIP result.
@@ -20,6 +21,8 @@ public struct LoadedCLIP: Sendable {
     public var modelID: String
     /// The weights file(s) used.
     public var weightFiles: [URL]
+    /// The hub commit the files came from (hub ids only).
+    public var revision: String?
 
     public var contextLength: Int { model.config.contextLength }
 }
@@ -30,12 +33,24 @@ public struct ModelLoadOptions: Sendable {
     /// Activation to assume when the architecture must be inferred from shapes.
     public var inferredActivation: Activation = .quickGELU
     public var hub: HubClient?
+    /// Branch, tag, commit or `refs/pr/N` of a hub id (`org/name@REV` says the same).
+    public var revision: String?
 
-    public init(cleaning: TextCleaning? = nil, inferredActivation: Activation = .quickGELU, hub: HubClient? = nil) {
+    public init(cleaning: TextCleaning? = nil, inferredActivation: Activation = .quickGELU, hub: HubClient? = nil,
+                revision: String? = nil) {
         self.cleaning = cleaning
         self.inferredActivation = inferredActivation
         self.hub = hub
+        self.revision = revision
     }
+}
+
+/// The files of each checkpoint layout, most preferred first (safetensors before pickles).
+enum CheckpointFiles {
+    static let hfConfig = "config.json"
+    static let hfWeights = ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"]
+    static let openCLIPConfig = "open_clip_config.json"
+    static let openCLIPWeights = ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
 }
 
 public enum ModelSource {
@@ -47,12 +62,16 @@ public enum ModelSource {
             let url = URL(fileURLWithPath: id)
             return isDir.boolValue ? try loadFolder(url, id: id, options) : try loadFile(url, id: id, options)
         }
-        guard HubClient.isRepoID(id) else {
-            throw CLIPError.unsupportedCheckpoint(id, "no such file or folder, and not a hub id of the form org/name")
+        guard let (repo, atRevision) = HubClient.parseModelID(id) else {
+            throw CLIPError.unsupportedCheckpoint(id, "no such file or folder, and not a hub id of the form org/name[@revision]")
         }
-        let hub = options.hub ?? HubClient()
-        let folder = try download(id, hub: hub)
-        return try loadFolder(folder, id: id, options)
+        if let r = options.revision, let a = atRevision, r != a {
+            throw CLIPError.unsupportedCheckpoint(id, "names revision '\(a)' but --revision says '\(r)'")
+        }
+        let repository = try (options.hub ?? HubClient()).repository(repo, revision: options.revision ?? atRevision ?? "main")
+        var clip = try loadFolder(try fetch(repository), id: id, options)
+        clip.revision = repository.commit
+        return clip
     }
 
     static func loadRandom(_ id: String, _ options: ModelLoadOptions) throws -> LoadedCLIP {
@@ -69,48 +88,49 @@ public enum ModelSource {
     /// True for models made by `random:` ids (no pre-trained weights).
     public static func isRandom(_ id: String) -> Bool { id.hasPrefix("random:") }
 
-    /// Fetches the files of an HF-layout repo, or of an open_clip repo when it has no config.json.
-    static func download(_ repo: String, hub: HubClient) throws -> URL {
-        do {
-            _ = try hub.file(repo: repo, path: "config.json")
-        } catch HubError.notFound {
-            return try hub.snapshot(repo: repo, required: ["open_clip_config.json", "open_clip_model.safetensors"], optional: [])
+    /// Makes sure the files of the repo's checkpoint are in the cache; returns its snapshot folder.
+    /// `config.json` decides the layout only when it is an HF CLIP config; otherwise the open_clip files are used
+    /// (repos such as timm/vit_base_patch16_clip_224.openai carry a timm config.json and timm weights beside them).
+    static func fetch(_ repo: HubRepository) throws -> URL {
+        func first(_ names: [String], what: String) throws -> URL {
+            if let url = try repo.firstAvailable(names) { return url }
+            if repo.client.offline {
+                throw HubError.offlineNotCached(repo: repo.id, path: names.joined(separator: " or "),
+                                                cachePath: repo.snapshotDirectory?.path ?? repo.cache.folder.path)
+            }
+            throw CLIPError.unsupportedCheckpoint("hub repo '\(repo.id)' at '\(repo.revision)'",
+                                                  "\(what), but none of \(names.joined(separator: ", "))")
         }
-        let folder: URL
-        do {
-            folder = try hub.snapshot(repo: repo, required: ["config.json", "model.safetensors"],
-                                      optional: ["preprocessor_config.json", "vocab.json", "merges.txt", "tokenizer.json"])
-        } catch HubError.notFound {
-            let index = try hub.file(repo: repo, path: "model.safetensors.index.json")
-            let shards = try shardNames(index)
-            folder = try hub.snapshot(repo: repo, required: ["config.json", "model.safetensors.index.json"] + shards,
-                                      optional: ["preprocessor_config.json", "vocab.json", "merges.txt", "tokenizer.json"])
+        if let config = try repo.fileIfPresent(CheckpointFiles.hfConfig),
+           ConfigReader.isHuggingFaceCLIP(FileManager.default.contents(atPath: config.path) ?? Data()) {
+            let weights = try first(CheckpointFiles.hfWeights, what: "has an HF CLIP config.json")
+            if weights.lastPathComponent.hasSuffix(".index.json") {
+                for shard in try WeightStore.shardNames(index: weights) { _ = try repo.file(shard) }
+            }
+            _ = try repo.fileIfPresent("preprocessor_config.json")
+            let vocab = try repo.fileIfPresent("vocab.json"), merges = try repo.fileIfPresent("merges.txt")
+            if vocab == nil || merges == nil { _ = try repo.fileIfPresent("tokenizer.json") }
+        } else {
+            guard try repo.fileIfPresent(CheckpointFiles.openCLIPConfig) != nil else {
+                throw CLIPError.unsupportedCheckpoint("hub repo '\(repo.id)' at '\(repo.revision)'",
+                                                      "not a CLIP checkpoint: neither an HF CLIP config.json nor open_clip_config.json")
+            }
+            _ = try first(CheckpointFiles.openCLIPWeights, what: "has open_clip_config.json")
         }
-        return folder
-    }
-
-    static func shardNames(_ index: URL) throws -> [String] {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(contentsOf: index)) as? [String: Any],
-              let map = obj["weight_map"] as? [String: String] else {
-            throw CLIPError.unsupportedCheckpoint(index.path, "index file has no \"weight_map\" object of strings")
-        }
-        return Set(map.values).sorted()
+        return repo.snapshotDirectory!
     }
 
     static func loadFolder(_ dir: URL, id: String, _ options: ModelLoadOptions) throws -> LoadedCLIP {
         let fm = FileManager.default
         func has(_ name: String) -> Bool { fm.fileExists(atPath: dir.appendingPathComponent(name).path) }
-        if has("config.json") {
-            let configURL = dir.appendingPathComponent("config.json")
-            let config = try ConfigReader.huggingFace(try Data(contentsOf: configURL), source: configURL.path)
-            let store: WeightStore
-            if has("model.safetensors") {
-                store = try WeightStore(file: dir.appendingPathComponent("model.safetensors"))
-            } else if has("model.safetensors.index.json") {
-                store = try WeightStore(index: dir.appendingPathComponent("model.safetensors.index.json"))
-            } else {
-                throw CLIPError.unsupportedCheckpoint(dir.path, "expected model.safetensors or model.safetensors.index.json next to config.json (pickle .bin weights are not read)")
+        let configURL = dir.appendingPathComponent(CheckpointFiles.hfConfig)
+        if let data = fm.contents(atPath: configURL.path), ConfigReader.isHuggingFaceCLIP(data) {
+            let config = try ConfigReader.huggingFace(data, source: configURL.path)
+            guard let weights = CheckpointFiles.hfWeights.first(where: has) else {
+                throw CLIPError.unsupportedCheckpoint(dir.path, "expected one of \(CheckpointFiles.hfWeights.joined(separator: ", ")) next to config.json")
             }
+            let url = dir.appendingPathComponent(weights)
+            let store = weights.hasSuffix(".index.json") ? try WeightStore(index: url) : try WeightStore(file: url)
             let layout = CheckpointLayout.detect(Set(store.names)) ?? .huggingFace
             let model = try ModelLoader.load(store: store, config: config, layout: layout)
             let cleaning = options.cleaning ?? .huggingface
@@ -130,31 +150,29 @@ public enum ModelSource {
             return LoadedCLIP(model: model, tokenizer: tokenizer, preprocess: preprocess, layout: layout,
                               modelID: id, weightFiles: store.files.map(\.url))
         }
-        if has("open_clip_model.safetensors") {
-            return try loadFile(dir.appendingPathComponent("open_clip_model.safetensors"), id: id, options)
+        if let weights = CheckpointFiles.openCLIPWeights.first(where: has) {
+            return try loadFile(dir.appendingPathComponent(weights), id: id, options)
         }
-        throw CLIPError.unsupportedCheckpoint(dir.path, "not a checkpoint folder: expected config.json (HF) or open_clip_model.safetensors (open_clip)")
+        throw CLIPError.unsupportedCheckpoint(dir.path, "not a checkpoint folder: expected an HF CLIP config.json with its weights, "
+                                              + "or open_clip_model.safetensors / open_clip_pytorch_model.bin (open_clip)")
     }
 
-    /// A single OpenAI/open_clip-layout safetensors file.
+    /// A single OpenAI/open_clip-layout weights file (safetensors or a torch.save state dict).
     static func loadFile(_ url: URL, id: String, _ options: ModelLoadOptions) throws -> LoadedCLIP {
-        guard url.pathExtension == "safetensors" else {
-            throw CLIPError.unsupportedCheckpoint(url.path, "only .safetensors checkpoints are read (pickle .pt/.bin files are refused; convert them offline)")
-        }
         let store = try WeightStore(file: url)
         guard let layout = CheckpointLayout.detect(Set(store.names)) else {
             throw CLIPError.unsupportedCheckpoint(url.path, "neither an HF CLIP nor an OpenAI/open_clip CLIP layout (timm vision-only files are not supported)")
         }
-        let dir = url.deletingLastPathComponent()
-        let stem = url.deletingPathExtension().lastPathComponent
-        let candidates = [dir.appendingPathComponent("open_clip_config.json"), dir.appendingPathComponent("\(stem)_config.json"),
-                          dir.appendingPathComponent("\(stem).json")]
-        let configURL = candidates.first { FileManager.default.fileExists(atPath: $0.path) }
-        var preprocess = PreprocessConfig.openAI(imageSize: 224)
-        let config: CLIPConfig
         if layout == .huggingFace {
             throw CLIPError.unsupportedCheckpoint(url.path, "an HF-layout weights file needs its folder with config.json; pass the folder")
         }
+        let dir = url.deletingLastPathComponent()
+        let stem = url.deletingPathExtension().lastPathComponent
+        let candidates = [dir.appendingPathComponent(CheckpointFiles.openCLIPConfig), dir.appendingPathComponent("\(stem)_config.json"),
+                          dir.appendingPathComponent("\(stem).json")]
+        let configURL = candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+        let config: CLIPConfig
+        let preprocess: PreprocessConfig
         if let configURL {
             let data = try Data(contentsOf: configURL)
             config = try ConfigReader.openCLIP(data, source: configURL.path)

@@ -4,48 +4,40 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-@testable import CLIP
 
-/// A tiny blocking-socket HTTP/1.1 server on 127.0.0.1 (ephemeral port) that imitates the Hugging Face hub's
-/// `resolve` endpoint for tests: HEAD and GET, `Range: bytes=N-`, `X-Linked-Size`/`X-Linked-Etag` for LFS files,
-/// an optional 302 redirect to `/blobs/<sha256>` (like the hub's CDN redirect), a connection cut after K bytes on
-/// the first GET, corrupted bodies, ignored ranges, an optional required token, a request log and 404 otherwise.
-/// Every response closes its connection. Call `stop()` at the end of a test.
+/// A tiny blocking-socket HTTP/1.1 server on 127.0.0.1 (ephemeral port) for tests: every request goes to
+/// `handler`, which answers with a status, headers and a body; a body may be cut after some bytes (the
+/// connection then closes, as a dropped download would). Every response closes its connection.
+/// Call `stop()` at the end of a test.
 final class LoopbackHTTPServer: @unchecked Sendable {
-    struct File {
-        var data: Data
-        var sha256: String
-        var lfs: Bool
-        var redirect: Bool
-        /// On the first GET of the body, send the full headers but only this many bytes, then close.
-        var cutAfter: Int?
-        /// Serve the body with some bytes flipped (same size, wrong sha256).
-        var corrupt: Bool
-        /// Answer range requests with the whole file (200), like a server without range support.
-        var ignoreRange: Bool
-    }
-
     struct Request: Sendable, CustomStringConvertible {
         var method: String
-        var path: String
+        /// The request target as sent (path and query, percent-encoded).
+        var target: String
         /// Header names in lower case.
         var headers: [String: String]
-        var description: String { "\(method) \(path) \(headers)" }
+        /// The path, percent-decoded, without the query.
+        var path: String { String(target.split(separator: "?", maxSplits: 1).first ?? "").removingPercentEncoding ?? target }
+        var description: String { "\(method) \(target)" }
+    }
+
+    struct Response {
+        var status: Int
+        var headers: [String: String] = [:]
+        var body = Data()
+        /// Send the full headers but only this many body bytes, then close.
+        var cutAfter: Int?
     }
 
     private let lock = NSLock()
-    private var files: [String: File] = [:]
-    private var log: [Request] = []
-    private var cutDone: Set<String> = []
-    private var token: String?
     private let listenFD: Int32
     private let acceptLoopDone = DispatchSemaphore(value: 0)
     private var stopped = false
+    private let handler: @Sendable (Request) -> Response
     let port: UInt16
 
-    var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
-
-    init() throws {
+    init(handler: @escaping @Sendable (Request) -> Response) throws {
+        self.handler = handler
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw LoopbackServerError("socket: " + String(cString: strerror(errno))) }
         var yes: Int32 = 1
@@ -88,23 +80,6 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         close(listenFD)
     }
 
-    // MARK: - Content and log
-
-    func addFile(repo: String, path: String, revision: String = "main", data: Data, lfs: Bool = false,
-                 redirect: Bool = false, cutAfter: Int? = nil, corrupt: Bool = false, ignoreRange: Bool = false) {
-        let file = File(data: data, sha256: SHA256.hex(of: data), lfs: lfs, redirect: redirect, cutAfter: cutAfter,
-                        corrupt: corrupt, ignoreRange: ignoreRange)
-        lock.withLock { files["/\(repo)/resolve/\(revision)/\(path)"] = file }
-    }
-
-    /// Resolve requests without `Authorization: Bearer <token>` get 401 (like a gated repo).
-    func requireToken(_ token: String?) { lock.withLock { self.token = token } }
-
-    var requests: [Request] { lock.withLock { log } }
-    func resetLog() { lock.withLock { log.removeAll() } }
-
-    // MARK: - Serving
-
     private func acceptLoop() {
         defer { acceptLoopDone.signal() }
         while true {
@@ -132,8 +107,7 @@ final class LoopbackHTTPServer: @unchecked Sendable {
             close(fd)
         }
         guard let request = readRequest(fd) else { return }
-        lock.withLock { log.append(request) }
-        respond(to: request, on: fd)
+        send(fd, handler(request), head: request.method == "HEAD")
     }
 
     private func readRequest(_ fd: Int32) -> Request? {
@@ -157,83 +131,21 @@ final class LoopbackHTTPServer: @unchecked Sendable {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        return Request(method: String(parts[0]), path: String(parts[1]), headers: headers)
+        return Request(method: String(parts[0]), target: String(parts[1]), headers: headers)
     }
 
-    private func respond(to request: Request, on fd: Int32) {
-        let isHead = request.method == "HEAD"
-        guard request.method == "GET" || isHead else {
-            return send(fd, status: 405, headers: [:], body: Data(), head: isHead)
-        }
-        let path = request.path.removingPercentEncoding ?? request.path
-        let (found, requiredToken): ((key: String, file: File)?, String?) = lock.withLock {
-            if path.hasPrefix("/blobs/") {
-                let sha = String(path.dropFirst("/blobs/".count))
-                return (files.first { $0.value.sha256 == sha }.map { ($0.key, $0.value) }, nil)
-            }
-            return (files[path].map { (path, $0) }, token)
-        }
-        if let requiredToken, request.headers["authorization"] != "Bearer \(requiredToken)" {
-            return send(fd, status: 401, headers: ["X-Error-Code": "GatedRepo",
-                                                   "X-Error-Message": "Access to this model is restricted."],
-                        body: Data("Unauthorized".utf8), head: isHead)
-        }
-        guard let (key, file) = found else {
-            return send(fd, status: 404, headers: ["X-Error-Code": "EntryNotFound"], body: Data("Entry not found".utf8),
-                        head: isHead)
-        }
-        var headers: [String: String] = [:]
-        if !path.hasPrefix("/blobs/") {
-            if file.lfs {
-                headers["X-Linked-Size"] = "\(file.data.count)"
-                headers["X-Linked-Etag"] = "\"\(file.sha256)\""
-                headers["ETag"] = "\"\(file.sha256)\""
-            } else {
-                // Like the hub: a non-LFS file's ETag is its git blob hash (40 hex), not a sha256.
-                headers["ETag"] = "\"\(file.sha256.prefix(40))\""
-            }
-            if file.redirect {
-                let location = baseURL.absoluteString + "/blobs/" + file.sha256
-                headers["Location"] = location
-                return send(fd, status: 302, headers: headers, body: Data("Found. Redirecting to \(location)".utf8),
-                            head: isHead)
-            }
-        }
-        var body = file.data
-        if file.corrupt, !body.isEmpty {
-            for i in stride(from: body.count / 3, to: body.count, by: max(1, body.count / 7)) { body[i] ^= 0xA5 }
-        }
-        var status = 200
-        if let range = request.headers["range"], !file.ignoreRange {
-            guard range.hasPrefix("bytes="), range.hasSuffix("-"),
-                  let start = Int(range.dropFirst("bytes=".count).dropLast()), start < body.count else {
-                headers["Content-Range"] = "bytes */\(body.count)"
-                return send(fd, status: 416, headers: headers, body: Data(), head: isHead)
-            }
-            headers["Content-Range"] = "bytes \(start)-\(body.count - 1)/\(body.count)"
-            body = body.subdata(in: start..<body.count)
-            status = 206
-        }
-        var limit: Int?
-        if !isHead, let k = file.cutAfter {
-            limit = lock.withLock { cutDone.insert(key).inserted ? k : nil }
-        }
-        send(fd, status: status, headers: headers, body: body, head: isHead, cutAfter: limit)
-    }
-
-    private func send(_ fd: Int32, status: Int, headers: [String: String], body: Data, head: Bool, cutAfter: Int? = nil) {
-        let reasons = [200: "OK", 206: "Partial Content", 302: "Found", 401: "Unauthorized", 404: "Not Found",
-                       405: "Method Not Allowed", 416: "Range Not Satisfiable"]
-        var text = "HTTP/1.1 \(status) \(reasons[status] ?? "Status")\r\n"
-        var all = headers
-        all["Content-Length"] = "\(body.count)"
+    private func send(_ fd: Int32, _ response: Response, head: Bool) {
+        let reasons = [200: "OK", 206: "Partial Content", 302: "Found", 307: "Temporary Redirect", 401: "Unauthorized",
+                       403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 416: "Range Not Satisfiable",
+                       429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"]
+        var text = "HTTP/1.1 \(response.status) \(reasons[response.status] ?? "Status")\r\n"
+        var all = response.headers
+        all["Content-Length"] = "\(response.body.count)"
         all["Connection"] = "close"
-        if status == 200 || status == 206 { all["Accept-Ranges"] = "bytes" }
         for (k, v) in all.sorted(by: { $0.key < $1.key }) { text += "\(k): \(v)\r\n" }
         text += "\r\n"
         guard writeAll(fd, Data(text.utf8)), !head else { return }
-        let count = min(body.count, cutAfter ?? body.count)
-        _ = writeAll(fd, body.prefix(count))
+        _ = writeAll(fd, response.body.prefix(min(response.body.count, response.cutAfter ?? response.body.count)))
     }
 
     private func writeAll(_ fd: Int32, _ data: Data) -> Bool {
