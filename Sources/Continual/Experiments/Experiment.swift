@@ -95,9 +95,14 @@ public struct Experiment {
     func promptEncoder(cache: FeatureCache) throws -> (any PromptTextEncoder)? {
         guard config.run.method == .prompt else { return nil }
         let id = config.model ?? cache.meta.modelID
+        // The cache's own model at the hub commit it was extracted from, unless its id names a revision.
+        var options = ModelLoadOptions()
+        if config.model == nil, let (_, revision) = HubClient.parseModelID(id), revision == nil {
+            options.revision = cache.meta.checkpointRevision
+        }
         let clip: LoadedCLIP
         do {
-            clip = try ModelSource.load(id)
+            clip = try ModelSource.load(id, options: options)
         } catch {
             throw ContinualError.missingDependency("prompt tuning needs the text tower of \(id)\(config.model == nil ? " (the model the cache was made with)" : ""): \(error)")
         }

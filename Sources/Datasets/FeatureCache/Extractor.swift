@@ -118,7 +118,8 @@ public final class FeatureExtractor {
         FeatureCacheMeta(dataset: dataset, classNames: classNames, classOrder: classOrder, logitScale: clip.model.logitScaleExp,
                          modelID: clip.modelID, checkpointSHA256: checkpointSHA256, dtype: options.dtype,
                          computeDType: clip.model.vision.dtype, preprocessing: clip.preprocess, embedDim: clip.model.config.embedDim, chunkSize: options.chunkSize,
-                         batchSize: options.batchSize, views: options.views, templates: options.templates)
+                         batchSize: options.batchSize, views: options.views, templates: options.templates,
+                         checkpointRevision: clip.revision)
     }
 
     func validateOptions() throws {

@@ -229,8 +229,8 @@ extension SafeTensorsEntry {
 }
 
 extension FeatureCache {
-    /// SHA-256 identifying a checkpoint: the hash recorded by the hub client next to a downloaded file
-    /// (`<file>.sha256`) or computed from the file. Several weight files (a sharded checkpoint): SHA-256 of
+    /// SHA-256 identifying a checkpoint: for a file of the Hugging Face cache, the LFS sha256 its blob is named by
+    /// (announced by the hub, checked by the download), else computed from the file. Several weight files (a sharded checkpoint): SHA-256 of
     /// the lines `<sha256>  <file name>\n`, sorted by file name.
     /// The identity of a loaded model: its checkpoint hash, or for a `random:` model the hash of its id.
     public static func checkpointSHA256(of clip: LoadedCLIP) throws -> String {

@@ -113,6 +113,8 @@ public struct FeatureCacheMeta: Codable, Sendable, Equatable {
     public var modelID: String
     /// SHA-256 of the checkpoint weights (see `FeatureCache.checkpointSHA256`); nil for imported features.
     public var checkpointSHA256: String?
+    /// The hub commit the checkpoint was downloaded at (`X-Repo-Commit`); nil for local files and imported features.
+    public var checkpointRevision: String?
     /// Storage type of the features in the shards.
     public var dtype: FeatureDType
     /// Precision of the image tower's matmuls during extraction (`--dtype`); nil for imported features.
@@ -132,13 +134,15 @@ public struct FeatureCacheMeta: Codable, Sendable, Equatable {
 
     public init(dataset: String, classNames: [String], classOrder: [Int]?, logitScale: Float, modelID: String,
                 checkpointSHA256: String?, dtype: FeatureDType, computeDType: ComputeDType?, preprocessing: PreprocessConfig?, embedDim: Int,
-                chunkSize: Int, batchSize: Int?, views: Int, templates: [String], splits: [String: FeatureSplitInfo] = [:]) {
+                chunkSize: Int, batchSize: Int?, views: Int, templates: [String], splits: [String: FeatureSplitInfo] = [:],
+                checkpointRevision: String? = nil) {
         self.dataset = dataset
         self.classNames = classNames
         self.classOrder = classOrder
         self.logitScale = logitScale
         self.modelID = modelID
         self.checkpointSHA256 = checkpointSHA256
+        self.checkpointRevision = checkpointRevision
         self.dtype = dtype
         self.computeDType = computeDType
         self.preprocessing = preprocessing
@@ -152,7 +156,7 @@ public struct FeatureCacheMeta: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, version, dataset, classNames = "class_names", classOrder = "class_order", logitScale = "logit_scale"
-        case modelID = "model_id", checkpointSHA256 = "checkpoint_sha256", dtype, computeDType = "compute_dtype", preprocessing
+        case modelID = "model_id", checkpointSHA256 = "checkpoint_sha256", checkpointRevision = "checkpoint_revision", dtype, computeDType = "compute_dtype", preprocessing
         case embedDim = "embed_dim", chunkSize = "chunk_size", batchSize = "batch_size", views, templates, splits
     }
 

@@ -4,9 +4,10 @@ import TensorKit
 
 /// Options shared by every command that loads a checkpoint.
 let modelOptions: [OptionSpec] = [
-    .option("model", "M", "Checkpoint: HF folder, open_clip folder or .safetensors file, or a hub id org/name"),
+    .option("model", "M", "Checkpoint: HF or open_clip folder, a .safetensors/.bin/.pt file, or a hub id org/name[@REV]"),
+    .option("revision", "REV", "Hub branch, tag, commit or refs/pr/N of --model (default main)"),
     .option("cleaning", "MODE", "Tokenizer text cleaning: openai or huggingface (default: follows the checkpoint layout)"),
-    .flag("offline", "Never use the network (hub models must already be in the cache)"),
+    .flag("offline", "Never use the network (hub models must already be in the Hugging Face cache)"),
 ]
 
 /// For commands that run the image tower.
@@ -22,7 +23,8 @@ func loadModel(_ args: ParsedArguments) throws -> LoadedCLIP {
         }
         options.cleaning = c
     }
-    if args.flag("offline") { options.hub = HubClient(offline: true) }
+    options.revision = args.string("revision")
+    options.hub = HubClient(offline: args.flag("offline"), progress: DownloadProgress().report)
     let dtype = try args.string("dtype").map { (raw) throws -> ComputeDType in try ComputeDType(parsing: raw) }
     var clip = try ModelSource.load(id, options: options)
     // A command loads its model once, so bf16 never needs the fp32 matmul weights again.

@@ -6,9 +6,9 @@ import TensorKit
 
 /// `clipcl demo` (what `make demo` runs): Fashion-MNIST B0Inc2, the method comparison.
 ///
-/// 1. loads the model (default openai/clip-vit-base-patch32 from the hub; without network it falls
-///    back, loudly, to random weights of the same architecture: the pipeline runs, the numbers are
-///    not CLIP's),
+/// 1. loads the model (default openai/clip-vit-base-patch32 from the hub or the Hugging Face cache; when the
+///    hub cannot be reached at all it falls back, loudly, to random weights of the same architecture: the
+///    pipeline runs, the numbers are not CLIP's),
 /// 2. extracts features of the first N train and test images into a resumable cache,
 /// 3. runs zeroshot, linear, linear+topk, linear+soft-svd, attention+topk, prompt, ncm and joint
 ///    and prints the table (report.html and comparison.csv in --out).
@@ -88,7 +88,9 @@ enum DemoCommand: Command {
                      comparison.directory.appendingPathComponent("report.html").path))
     }
 
-    /// The requested model, or random weights of ViT-B/32 when the hub cannot be reached.
+    /// The requested model, or random weights of ViT-B/32 when the hub cannot be reached at all (no network, DNS,
+    /// connection refused) or is switched off without the model cached. A missing repo or file, a gated repo, a
+    /// corrupt download or a disk error is an error, never a reason to run on random weights.
     static func demoModel(_ args: ParsedArguments) throws -> (LoadedCLIP, Bool) {
         if args.string("model") != nil { return (try loadModel(args), false) }
         var fallbackArgs = args
@@ -96,7 +98,11 @@ enum DemoCommand: Command {
         do {
             return (try loadModel(fallbackArgs), false)
         } catch let e as HubError {
-            printError("warning: could not load openai/clip-vit-base-patch32 (\(e))")
+            switch e {
+            case .unreachable, .offlineNotCached: break
+            default: throw e
+            }
+            printError("warning: could not load openai/clip-vit-base-patch32: \(e)")
             printError("warning: falling back to random:ViT-B-32 — random weights; the pipeline runs, the accuracies are not CLIP's")
             fallbackArgs.values["model"] = ["random:ViT-B-32"]
             return (try loadModel(fallbackArgs), true)
