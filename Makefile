@@ -1,5 +1,6 @@
 # The two set-up commands of README.md. Both install missing Debian packages first
-# (a dpkg check, instant when nothing is missing), then build and run.
+# (a dpkg check, instant when nothing is missing), then build and run. The tests read
+# Fashion-MNIST too (the real IDX files, and the demo against the hub imitation).
 
 BUILD_PACKAGES := pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
 DEMO_PACKAGES  := dataset-fashion-mnist
@@ -21,7 +22,7 @@ demo: deps-demo
 	$(RELEASE)
 	$(CLIPCL) demo
 
-test: deps
+test: deps-demo
 	swift build --build-tests
 	CLIPCL_PYTHON="$$(tools/python-interop-venv.sh)" swift test
 

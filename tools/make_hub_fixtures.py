@@ -173,14 +173,14 @@ HF_TINY = dict(
                      max_position_embeddings=77, vocab_size=49408, hidden_act="quick_gelu"),
     vision_config=dict(hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=1,
                        image_size=32, patch_size=8, hidden_act="quick_gelu"),
-    projection_dim=8,
+    projection_dim=32,
 )
 
 HF_PREPROCESSOR = {"crop_size": 32, "do_center_crop": True, "do_normalize": True, "do_resize": True,
                    "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": [0.48145466, 0.4578275, 0.40821073],
                    "image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3, "size": 32}
 
-OC_TINY = {"embed_dim": 8, "quick_gelu": True,
+OC_TINY = {"embed_dim": 32, "quick_gelu": True,
            "vision_cfg": {"image_size": 32, "layers": 1, "width": 16, "head_width": 8, "patch_size": 8},
            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 8, "heads": 2, "layers": 1}}
 

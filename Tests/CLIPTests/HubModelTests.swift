@@ -138,3 +138,99 @@ import Testing
         #expect(hub.downloadedPaths == ["config.json"])
     }
 }
+
+/// The Hugging Face cache as huggingface_hub itself writes it: files downloaded by `hf_hub_download` (from the
+/// hub imitation, in the interop venv that `make test` prepares) are used by clipcl offline, in place.
+@Suite struct HuggingFaceCacheInteropTests {
+    /// `$CLIPCL_PYTHON` when it can import huggingface_hub. With `CLIPCL_REQUIRE_INTEROP=1` (CI) its absence fails.
+    static let python: String? = {
+        guard let p = ProcessInfo.processInfo.environment["CLIPCL_PYTHON"], !p.isEmpty,
+              let r = try? run(p, ["-c", "import huggingface_hub"], environment: [:]), r.status == 0 else { return nil }
+        return p
+    }()
+    static let required = ProcessInfo.processInfo.environment["CLIPCL_REQUIRE_INTEROP"] == "1"
+
+    @Test("A model huggingface_hub put in the cache is used offline without copying",
+          .enabled(if: python != nil || required,
+                   "CLIPCL_PYTHON is unset or cannot import huggingface_hub (make test prepares it): skipping the HF cache interop check"))
+    func modelDownloadedByHuggingFaceHubIsUsedOffline() throws {
+        let python = try #require(Self.python, "CLIPCL_REQUIRE_INTEROP=1 but CLIPCL_PYTHON (with huggingface_hub) is unavailable")
+        let hub = try HubImitation()
+        defer { hub.stop() }
+        let dir = try HubTestDirectory()
+        let repo = "openai/clip-vit-base-patch32"
+        let commit = try hub.publish(repo, manifest: try #require(try HubFixtures.manifest().repos[repo]))
+        // What transformers fetches for this repo (no safetensors on main), by huggingface_hub's own code.
+        let files = ["config.json", "pytorch_model.bin", "preprocessor_config.json", "vocab.json", "merges.txt"]
+        let script = "import sys\nfrom huggingface_hub import hf_hub_download\nfor f in sys.argv[2:]: hf_hub_download(sys.argv[1], f)"
+        let r = try Self.run(python, ["-c", script, repo] + files,
+                             environment: ["HF_ENDPOINT": hub.endpoint.absoluteString, "HF_HUB_CACHE": dir.url.path,
+                                           "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_XET": "1"])
+        try #require(r.status == 0, "hf_hub_download failed: \(r.stderr)")
+        hub.stop()
+        let before = try Self.listing(dir.url)
+
+        var c = HubClient(endpoint: hub.endpoint, cacheDirectory: dir.url, offline: true, environment: [:], progress: nil)
+        c.retryDelay = 0.01
+        let clip = try ModelSource.load(repo, options: ModelLoadOptions(hub: c))
+        #expect(clip.revision == commit)
+        try HubModelTests.checkEmbeddings(clip, repo: repo)
+        let weights = try #require(clip.weightFiles.first)
+        #expect(weights.path == dir.url.path + "/models--openai--clip-vit-base-patch32/snapshots/\(commit)/pytorch_model.bin")
+        #expect(weights.resolvingSymlinksInPath().path.hasPrefix(dir.url.path + "/models--openai--clip-vit-base-patch32/blobs/"))
+        #expect(HubClient.recordedSHA256(of: weights) == SHA256.hex(of: try Data(contentsOf: weights)))
+        // Online too (the imitation is gone): everything needed is cached, so nothing is asked.
+        _ = try ModelSource.load(repo, options: ModelLoadOptions(hub: HubClient(endpoint: hub.endpoint, cacheDirectory: dir.url,
+                                                                                 offline: false, environment: [:], progress: nil)))
+        #expect(try Self.listing(dir.url) == before, "clipcl changed the cache huggingface_hub wrote")
+    }
+
+    @Test("What clipcl downloads, huggingface_hub finds offline in the same place",
+          .enabled(if: python != nil || required,
+                   "CLIPCL_PYTHON is unset or cannot import huggingface_hub (make test prepares it): skipping the HF cache interop check"))
+    func modelDownloadedByClipclIsFoundByHuggingFaceHub() throws {
+        let python = try #require(Self.python, "CLIPCL_REQUIRE_INTEROP=1 but CLIPCL_PYTHON (with huggingface_hub) is unavailable")
+        let hub = try HubImitation()
+        defer { hub.stop() }
+        let dir = try HubTestDirectory()
+        let repo = "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
+        try hub.publish(repo, manifest: try #require(try HubFixtures.manifest().repos[repo]))
+        let clip = try ModelSource.load(repo, options: ModelLoadOptions(hub: HubClient(endpoint: hub.endpoint, cacheDirectory: dir.url,
+                                                                                        offline: false, environment: [:], progress: nil)))
+        hub.stop()
+        let script = "import sys\nfrom huggingface_hub import hf_hub_download\nfor f in sys.argv[2:]: print(hf_hub_download(sys.argv[1], f))"
+        let r = try Self.run(python, ["-c", script, repo, "model.safetensors", "config.json"],
+                             environment: ["HF_ENDPOINT": hub.endpoint.absoluteString, "HF_HUB_CACHE": dir.url.path, "HF_HUB_OFFLINE": "1"])
+        try #require(r.status == 0, "hf_hub_download (offline) failed: \(r.stderr)")
+        let paths = r.stdout.split(separator: "\n").map(String.init)
+        #expect(paths == [clip.weightFiles[0].path, clip.weightFiles[0].deletingLastPathComponent().appendingPathComponent("config.json").path])
+    }
+
+    /// Every path under `root` (symlinks not followed) with its size.
+    static func listing(_ root: URL) throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        let e = FileManager.default.enumerator(atPath: root.path)
+        while let p = e?.nextObject() as? String {
+            out[p] = (try FileManager.default.attributesOfItem(atPath: root.path + "/" + p)[.size] as? Int) ?? -1
+        }
+        return out
+    }
+
+    /// Runs a program to its end; stderr goes to a file (so a full pipe can never block it), stdout is returned.
+    static func run(_ executable: String, _ args: [String], environment: [String: String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("clipcl-interop-\(UUID().uuidString).err")
+        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errFile) }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = try FileHandle(forWritingTo: errFile)
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self), (try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
+    }
+}

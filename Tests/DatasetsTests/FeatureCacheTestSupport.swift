@@ -107,17 +107,20 @@ enum CacheFixtures {
 
     // MARK: - External tools
 
-    /// A Python interpreter with `safetensors` and `numpy` ($CLIPCL_PYTHON, else python3), or nil.
+    /// A Python interpreter with `safetensors` and `numpy`: `$CLIPCL_PYTHON` when set (only it: a broken venv must
+    /// not be hidden by another interpreter), else python3, else nil.
     static let python: String? = {
-        var candidates: [String] = []
-        if let p = ProcessInfo.processInfo.environment["CLIPCL_PYTHON"] { candidates.append(p) }
-        candidates += ["/usr/bin/env"]
-        for c in candidates {
+        let env = ProcessInfo.processInfo.environment
+        let candidates = env["CLIPCL_PYTHON"].map { [$0] } ?? ["/usr/bin/env"]
+        for c in candidates where !c.isEmpty {
             let args = c == "/usr/bin/env" ? ["python3", "-c", "import safetensors.numpy, numpy"] : ["-c", "import safetensors.numpy, numpy"]
             if let r = try? run(c, args), r.status == 0 { return c }
         }
         return nil
     }()
+
+    /// `CLIPCL_REQUIRE_INTEROP=1` (CI): an interop test without its interpreter fails instead of skipping.
+    static let interopRequired = ProcessInfo.processInfo.environment["CLIPCL_REQUIRE_INTEROP"] == "1"
 
     static func pythonCommand(_ script: String, _ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         guard let py = python else { throw FeatureCacheError("", "no python") }

@@ -327,9 +327,10 @@ struct FeatureCacheTests {
     // MARK: - Interop
 
     @Test("Python's safetensors package reads a shard as Swift does (values, labels, ids, sha256)",
-          .enabled(if: CacheFixtures.python != nil,
+          .enabled(if: CacheFixtures.python != nil || CacheFixtures.interopRequired,
                    "python3 with the safetensors and numpy packages was not found (pip install safetensors numpy, or set CLIPCL_PYTHON): skipping the Python interop check"))
     func pythonReadsShard() throws {
+        try #require(CacheFixtures.python != nil, "CLIPCL_REQUIRE_INTEROP=1 but no Python with safetensors and numpy (CLIPCL_PYTHON='\(ProcessInfo.processInfo.environment["CLIPCL_PYTHON"] ?? "")')")
         let data = try CacheFixtures.temporaryDirectory("data"), out = try CacheFixtures.temporaryDirectory("out")
         defer { try? FileManager.default.removeItem(at: data); try? FileManager.default.removeItem(at: out) }
         let samples = try CacheFixtures.mnistSamples(count: 10, dir: data)
