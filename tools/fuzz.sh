@@ -46,7 +46,7 @@ c_includes() {
     local blas
     blas="$(pkg-config --cflags-only-I openblas 2>/dev/null || true)"
     [ -n "$blas" ] || blas="-I/usr/include/x86_64-linux-gnu/openblas-pthread"
-    echo "-I $ROOT/Sources/CBLAS -I $ROOT/Sources/CZlib -I $ROOT/Sources/CJPEG -I $ROOT/Sources/CPNG -I $OUT/include/CImageShim $blas"
+    echo "-I $ROOT/Sources/CBLAS -I $ROOT/Sources/CZlib -I $ROOT/Sources/CJPEG -I $ROOT/Sources/CPNG -I $OUT/include/CImageShim -I $OUT/include/CKernels $blas"
 }
 
 SWIFT_FLAGS=(-sanitize=fuzzer,address -parse-as-library -O -g -target-cpu haswell -swift-version 6)
@@ -64,28 +64,29 @@ newer_than() {  # newer_than OUTPUT INPUT... : true if OUTPUT is missing or olde
 
 module_sources() { find "$ROOT/Sources/$1" -name '*.swift' | LC_ALL=C sort; }
 
-build_cshim() {
-    mkdir -p "$OBJ" "$OUT/include/CImageShim"
-    # SwiftPM synthesises this module map for a C target with include/<Name>.h.
-    cat > "$OUT/include/CImageShim/module.modulemap.tmp" <<EOF
-module CImageShim {
-    umbrella header "$ROOT/Sources/CImageShim/include/CImageShim.h"
-    link "jpeg"
-    link "png16"
-    export *
-}
-EOF
-    if ! cmp -s "$OUT/include/CImageShim/module.modulemap.tmp" "$OUT/include/CImageShim/module.modulemap" 2>/dev/null; then
-        mv "$OUT/include/CImageShim/module.modulemap.tmp" "$OUT/include/CImageShim/module.modulemap"
+# build_c NAME: the C target Sources/NAME, with the module map SwiftPM synthesises for include/NAME.h,
+# one object file per .c file. Every fuzz target links all C targets (CKernels for TensorKit, CImageShim for CLIP).
+C_TARGETS=(CKernels CImageShim)
+build_c() {
+    local name="$1" f o
+    mkdir -p "$OBJ" "$OUT/include/$name"
+    printf 'module %s {\n    umbrella header "%s"\n    export *\n}\n' "$name" "$ROOT/Sources/$name/include/$name.h" \
+        > "$OUT/include/$name/module.modulemap.tmp"
+    if ! cmp -s "$OUT/include/$name/module.modulemap.tmp" "$OUT/include/$name/module.modulemap" 2>/dev/null; then
+        mv "$OUT/include/$name/module.modulemap.tmp" "$OUT/include/$name/module.modulemap"
     else
-        rm "$OUT/include/CImageShim/module.modulemap.tmp"
+        rm "$OUT/include/$name/module.modulemap.tmp"
     fi
-    if newer_than "$OBJ/CImageShim.o" Sources/CImageShim/decode.c Sources/CImageShim/include/CImageShim.h; then
-        echo "  clang  CImageShim"
-        "$CLANG" -fsanitize=fuzzer-no-link,address -O1 -g -fPIC -I Sources/CImageShim/include \
-            -c Sources/CImageShim/decode.c -o "$OBJ/CImageShim.o"
-    fi
+    for f in Sources/"$name"/*.c; do
+        o="$OBJ/$name-$(basename "$f" .c).o"
+        if newer_than "$o" "$f" Sources/"$name"/include/*.h; then
+            echo "  clang  $name/$(basename "$f")"
+            "$CLANG" -fsanitize=fuzzer-no-link,address -O2 -g -fPIC -I Sources/"$name"/include -c "$f" -o "$o"
+        fi
+    done
 }
+
+c_objects() { local n; for n in "${C_TARGETS[@]}"; do ls "$OBJ/$n"-*.o; done; }
 
 # build_module NAME [DEPENDENCY...]: one object file + .swiftmodule per module (whole-module build).
 build_module() {
@@ -120,7 +121,7 @@ build_target() {
     local t="$1" mods m objs=() prev=()
     mods="$(target_modules "$t")"
     echo "building fuzz target '$t'"
-    build_cshim
+    for m in "${C_TARGETS[@]}"; do build_c "$m"; done
     for m in $mods; do
         case "$m" in
             TensorKit) build_module TensorKit ;;
@@ -131,7 +132,7 @@ build_target() {
         objs+=("$OBJ/$m.o")
         prev+=("$MODS/$m.swiftmodule")
     done
-    [ "$mods" = "TensorKit" ] || objs+=("$OBJ/CImageShim.o")
+    mapfile -t -O "${#objs[@]}" objs < <(c_objects)
     local entry="$ROOT/Fuzz/$t/main.swift"
     if newer_than "$OUT/fuzz-$t" "$entry" "${objs[@]}"; then
         echo "  link   fuzz-$t"
