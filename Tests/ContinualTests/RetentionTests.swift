@@ -182,4 +182,15 @@ private func close(_ a: Tensor, _ b: Tensor, _ tolerance: Float = 1e-5) -> Bool 
         let new = Tensor.normal(shape: [4, 2], using: &rng)
         #expect(close(try RetentionRule.softSVD(bias: 1).apply(old: old, new: new), new, 1e-4))
     }
+
+    @Test func rectangularBiasZeroKeepsOnlyTheLargestChangeWhole() throws {
+        // θ_old = [[3, 0], [0, 1], [0, 0], [0, 0]]: U's first columns are ±e1, ±e2 (singular values 3, 1), and
+        // Δ has nothing in rows 3–4, so whatever basis LAPACK picks for the null space, R there is 0.
+        // Δ = [[0.4, −0.2], [0.1, 0.8], 0, 0], max 0.8, b = 0 ⇒ M = [[0.5, 0.25], [0.125, 1], 0, 0]
+        // θ = θ_old + M⊙Δ = [[3.2, −0.05], [0.0125, 1.8], [0, 0], [0, 0]]: only the largest change is kept whole.
+        let old = tensor([[3, 0], [0, 1], [0, 0], [0, 0]])
+        let new = tensor([[3.4, -0.2], [0.1, 1.8], [0, 0], [0, 0]])
+        let r = try RetentionRule.softSVD(bias: 0).apply(old: old, new: new)
+        #expect(close(r, tensor([[3.2, -0.05], [0.0125, 1.8], [0, 0], [0, 0]]), 1e-5))
+    }
 }

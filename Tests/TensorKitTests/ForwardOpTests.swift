@@ -112,6 +112,15 @@ import Testing
         // Two heads of width 1 act independently on their own column.
         let (h, _) = try Tensor.attention(query: try Tensor(zeros: [1, 3, 2]), key: v, value: v, heads: 2, mask: .causal)
         #expect(close(h.storage, [1, 2, 2, 3, 3, 4]))
+        // With queries that differ per head, each head's softmax sees only its own column. q = k = v = I (2×2):
+        // head 0, row 0: scores [1, 0] → weights [e/(e+1), 1/(e+1)] → 0.731059; row 1: scores [0, 0] → 0.5;
+        // head 1 mirrors it. One head over both columns (scale 1/√2) would give row 0 = [0.669762, 0.330238].
+        let eye = t([1, 2, 2], [1, 0, 0, 1])
+        let (two, _) = try Tensor.attention(query: eye, key: eye, value: eye, heads: 2)
+        let w = Float(exp(1.0) / (exp(1.0) + 1))
+        #expect(close(two.storage, [w, 0.5, 0.5, w]))
+        let (one, _) = try Tensor.attention(query: eye, key: eye, value: eye, heads: 1)
+        #expect(close(one.storage, [0.669762, 0.330238, 0.330238, 0.669762]))
     }
 
     @Test func normalisationLogitsAndLoss() throws {
