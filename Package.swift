@@ -45,10 +45,12 @@ let package = Package(
                           swiftSettings: kernelFlags),
 
         // MARK: - Tests
-        .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"], swiftSettings: kernelFlags),
-        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TensorKit"], swiftSettings: kernelFlags),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CLIP", "TensorKit"], swiftSettings: kernelFlags),
-        .testTarget(name: "ContinualTests", dependencies: ["Continual", "Datasets", "CLIP", "TensorKit"],
+        // Helpers shared by the test targets (fixtures, the clipcl binary under test, processes, interop rules).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "TestSupport"], swiftSettings: kernelFlags),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TensorKit", "TestSupport"], swiftSettings: kernelFlags),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CLIP", "TensorKit", "TestSupport"], swiftSettings: kernelFlags),
+        .testTarget(name: "ContinualTests", dependencies: ["Continual", "Datasets", "CLIP", "TensorKit", "TestSupport"],
                     swiftSettings: kernelFlags),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import CLIP
 
 /// `clipcl demo` (what `make demo` runs) against the hub imitation: with the real file list of
@@ -7,16 +8,11 @@ import Testing
 /// random weights only when the hub cannot be reached at all. Runs the clipcl binary built with this test bundle
 /// and Debian's Fashion-MNIST (which `make test` installs).
 @Suite struct DemoHubTests {
-    /// The clipcl executable of the configuration under test: it sits next to the test bundle.
-    static let binary: URL = {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        while dir.pathComponents.count > 1 && !dir.lastPathComponent.hasSuffix(".xctest") { dir.deleteLastPathComponent() }
-        return dir.deletingLastPathComponent().appendingPathComponent("clipcl")
-    }()
+    static let binary = TestSupport.clipcl
 
     func demo(_ hub: URL, cache: URL, out: URL, _ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "no clipcl binary at \(Self.binary.path)")
-        return try HuggingFaceCacheInteropTests.run(
+        return try TestSupport.run(
             Self.binary.path, ["demo", "--train-limit", "40", "--test-limit", "20", "--epochs", "1", "--out", out.path] + extra,
             environment: ["HF_ENDPOINT": hub.absoluteString, "HF_HUB_CACHE": cache.path, "HF_HUB_OFFLINE": "", "HF_TOKEN": "",
                           "CLIPCL_THREADS": "1"])

@@ -1,26 +1,17 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import CLIP
 
 // Inputs found by the libFuzzer targets (tools/fuzz.sh, Fuzz/<target>/main.swift) that crashed or made the
 // parsers allocate absurd amounts of memory. Each file under Tests/Fixtures/fuzz/<target>/ is fed to the same
 // code as the fuzz target: a thrown error or a success is fine, a crash is the regression.
 
-private let fuzzFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/fuzz")
-
-private func fuzzInputs(_ target: String) throws -> [URL] {
-    // A missing folder throws (the inputs are committed): the regression must not pass by finding nothing.
-    let dir = fuzzFixtures.appendingPathComponent(target)
-    return try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)
-        .sorted { $0.lastPathComponent < $1.lastPathComponent }
-}
-
 struct FuzzRegressionTests {
     /// Fuzz/image: decode, then preprocess (openAI(imageSize: 32)) what decodes.
     @Test func imageInputsNeverCrash() throws {
         let config = PreprocessConfig.openAI(imageSize: 32)
-        for url in try fuzzInputs("image") {
+        for url in try TestSupport.fuzzInputs("image") {
             let data = try Data(contentsOf: url)
             guard let image = try? ImageDecoder.decode(data, name: url.lastPathComponent) else { continue }
             _ = try? ImagePreprocessor.pixels(image, config: config)
@@ -31,7 +22,7 @@ struct FuzzRegressionTests {
     /// allocate gigabytes: the preprocessor refuses them before allocating.
     @Test func extremeAspectRatioIsRefusedBeforeResizing() throws {
         let config = PreprocessConfig.openAI(imageSize: 32)
-        let files = try fuzzInputs("image").filter { $0.lastPathComponent.hasPrefix("oversize-resize-") }
+        let files = try TestSupport.fuzzInputs("image").filter { $0.lastPathComponent.hasPrefix("oversize-resize-") }
         #expect(files.count == 2)
         for url in files {
             let image = try ImageDecoder.decode(contentsOf: url)

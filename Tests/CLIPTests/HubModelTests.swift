@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import CLIP
 @testable import TensorKit
 
@@ -142,13 +143,8 @@ import Testing
 /// The Hugging Face cache as huggingface_hub itself writes it: files downloaded by `hf_hub_download` (from the
 /// hub imitation, in the interop venv that `make test` prepares) are used by clipcl offline, in place.
 @Suite struct HuggingFaceCacheInteropTests {
-    /// `$CLIPCL_PYTHON` when it can import huggingface_hub. With `CLIPCL_REQUIRE_INTEROP=1` (CI) its absence fails.
-    static let python: String? = {
-        guard let p = ProcessInfo.processInfo.environment["CLIPCL_PYTHON"], !p.isEmpty,
-              let r = try? run(p, ["-c", "import huggingface_hub"], environment: [:]), r.status == 0 else { return nil }
-        return p
-    }()
-    static let required = ProcessInfo.processInfo.environment["CLIPCL_REQUIRE_INTEROP"] == "1"
+    static let python = TestSupport.python(importing: "huggingface_hub")
+    static let required = TestSupport.interopRequired
 
     @Test("A model huggingface_hub put in the cache is used offline without copying",
           .enabled(if: python != nil || required,
@@ -163,7 +159,7 @@ import Testing
         // What transformers fetches for this repo (no safetensors on main), by huggingface_hub's own code.
         let files = ["config.json", "pytorch_model.bin", "preprocessor_config.json", "vocab.json", "merges.txt"]
         let script = "import sys\nfrom huggingface_hub import hf_hub_download\nfor f in sys.argv[2:]: hf_hub_download(sys.argv[1], f)"
-        let r = try Self.run(python, ["-c", script, repo] + files,
+        let r = try TestSupport.run(python, ["-c", script, repo] + files,
                              environment: ["HF_ENDPOINT": hub.endpoint.absoluteString, "HF_HUB_CACHE": dir.url.path,
                                            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_XET": "1"])
         try #require(r.status == 0, "hf_hub_download failed: \(r.stderr)")
@@ -199,7 +195,7 @@ import Testing
                                                                                         offline: false, environment: [:], progress: nil)))
         hub.stop()
         let script = "import sys\nfrom huggingface_hub import hf_hub_download\nfor f in sys.argv[2:]: print(hf_hub_download(sys.argv[1], f))"
-        let r = try Self.run(python, ["-c", script, repo, "model.safetensors", "config.json"],
+        let r = try TestSupport.run(python, ["-c", script, repo, "model.safetensors", "config.json"],
                              environment: ["HF_ENDPOINT": hub.endpoint.absoluteString, "HF_HUB_CACHE": dir.url.path, "HF_HUB_OFFLINE": "1"])
         try #require(r.status == 0, "hf_hub_download (offline) failed: \(r.stderr)")
         let paths = r.stdout.split(separator: "\n").map(String.init)
@@ -214,23 +210,5 @@ import Testing
             out[p] = (try FileManager.default.attributesOfItem(atPath: root.path + "/" + p)[.size] as? Int) ?? -1
         }
         return out
-    }
-
-    /// Runs a program to its end; stderr goes to a file (so a full pipe can never block it), stdout is returned.
-    static func run(_ executable: String, _ args: [String], environment: [String: String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("clipcl-interop-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: errFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errFile) }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = try FileHandle(forWritingTo: errFile)
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self), (try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
     }
 }

@@ -4,6 +4,7 @@
 import CLIP
 import Datasets
 import Foundation
+import TestSupport
 import TensorKit
 
 enum CacheFixtures {
@@ -107,65 +108,11 @@ enum CacheFixtures {
 
     // MARK: - External tools
 
-    /// A Python interpreter with `safetensors` and `numpy`: `$CLIPCL_PYTHON` when set (only it: a broken venv must
-    /// not be hidden by another interpreter), else python3, else nil.
-    static let python: String? = {
-        let env = ProcessInfo.processInfo.environment
-        let candidates = env["CLIPCL_PYTHON"].map { [$0] } ?? ["/usr/bin/env"]
-        for c in candidates where !c.isEmpty {
-            let args = c == "/usr/bin/env" ? ["python3", "-c", "import safetensors.numpy, numpy"] : ["-c", "import safetensors.numpy, numpy"]
-            if let r = try? run(c, args), r.status == 0 { return c }
-        }
-        return nil
-    }()
-
-    /// `CLIPCL_REQUIRE_INTEROP=1` (CI): an interop test without its interpreter fails instead of skipping.
-    static let interopRequired = ProcessInfo.processInfo.environment["CLIPCL_REQUIRE_INTEROP"] == "1"
+    /// A Python interpreter with `safetensors` and `numpy` (see `TestSupport.python(importing:)`).
+    static let python = TestSupport.python(importing: "safetensors.numpy, numpy")
 
     static func pythonCommand(_ script: String, _ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         guard let py = python else { throw FeatureCacheError("", "no python") }
-        return py == "/usr/bin/env" ? try run(py, ["python3", "-c", script] + args) : try run(py, ["-c", script] + args)
-    }
-
-    /// The already-built clipcl binary next to the package ($CLIPCL_BINARY, else .build/debug/clipcl), or nil.
-    static let binary: URL? = {
-        if let p = ProcessInfo.processInfo.environment["CLIPCL_BINARY"], FileManager.default.isExecutableFile(atPath: p) {
-            return URL(fileURLWithPath: p)
-        }
-        for sub in [".build/debug/clipcl", ".build/release/clipcl"] {
-            let u = packageRoot.appendingPathComponent(sub)
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-        }
-        return nil
-    }()
-
-    @discardableResult
-    static func run(_ executable: String, _ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Read both pipes to the end before waiting (a full pipe would block the child).
-        let errBox = DataBox()
-        let reader = Thread { errBox.data = err.fileHandleForReading.readDataToEndOfFile() }
-        reader.start()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        while !errBox.done { usleep(1000) }
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self))
-    }
-
-    final class DataBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = Data()
-        private var finished = false
-        var data: Data {
-            get { lock.withLock { value } }
-            set { lock.withLock { value = newValue; finished = true } }
-        }
-        var done: Bool { lock.withLock { finished } }
+        return try TestSupport.run(py, ["-c", script] + args)
     }
 }

@@ -5,6 +5,7 @@ import Datasets
 import Foundation
 import TensorKit
 import Testing
+import TestSupport
 
 @Suite("Feature cache", .serialized)
 struct FeatureCacheTests {
@@ -133,11 +134,11 @@ struct FeatureCacheTests {
         #expect(CacheFixtures.difference(try CacheFixtures.snapshot(reference), try CacheFixtures.snapshot(resumed)) == nil)
     }
 
-    @Test("real process: clipcl extract killed with SIGKILL at random moments, rerun → bit-identical",
-          .enabled(if: CacheFixtures.binary != nil,
-                   "no built clipcl binary next to the package (.build/debug/clipcl) and $CLIPCL_BINARY unset: skipping the kill -9 test"))
+    /// Runs the clipcl binary built with this test bundle (`TestSupport.clipcl`); a missing one fails.
+    @Test("real process: clipcl extract killed with SIGKILL at random moments, rerun → bit-identical")
     func realProcessKill() throws {
-        let binary = CacheFixtures.binary!.path
+        let binary = TestSupport.clipcl.path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "no clipcl binary next to the test bundle at \(binary)")
         let data = try CacheFixtures.temporaryDirectory("data")
         let reference = try CacheFixtures.temporaryDirectory("ref"), killed = try CacheFixtures.temporaryDirectory("killed")
         defer { for d in [data, reference, killed] { try? FileManager.default.removeItem(at: d) } }
@@ -147,7 +148,7 @@ struct FeatureCacheTests {
              "--out", out.path, "--chunk-size", "8", "--batch-size", "4", "--threads", "1"]
         }
         let started = Date()
-        let ref = try CacheFixtures.run(binary, args(reference))
+        let ref = try TestSupport.run(binary, args(reference))
         let runtime = Date().timeIntervalSince(started)
         try #require(ref.status == 0, "reference run failed: \(ref.stderr)")
 
@@ -179,7 +180,7 @@ struct FeatureCacheTests {
             statuses.append(p.terminationReason == .uncaughtSignal ? -p.terminationStatus : p.terminationStatus)
         }
         #expect(statuses.contains(-SIGKILL), "no run was killed before finishing (runtime \(runtime) s, delays \(delays))")
-        let final = try CacheFixtures.run(binary, args(killed))
+        let final = try TestSupport.run(binary, args(killed))
         #expect(final.status == 0, "final run failed: \(final.stderr)")
         let diff = CacheFixtures.difference(try CacheFixtures.snapshot(reference), try CacheFixtures.snapshot(killed))
         #expect(diff == nil, "after kills at \(delays) s (statuses \(statuses)): \(diff ?? "")")
@@ -327,7 +328,7 @@ struct FeatureCacheTests {
     // MARK: - Interop
 
     @Test("Python's safetensors package reads a shard as Swift does (values, labels, ids, sha256)",
-          .enabled(if: CacheFixtures.python != nil || CacheFixtures.interopRequired,
+          .enabled(if: CacheFixtures.python != nil || TestSupport.interopRequired,
                    "python3 with the safetensors and numpy packages was not found (pip install safetensors numpy, or set CLIPCL_PYTHON): skipping the Python interop check"))
     func pythonReadsShard() throws {
         try #require(CacheFixtures.python != nil, "CLIPCL_REQUIRE_INTEROP=1 but no Python with safetensors and numpy (CLIPCL_PYTHON='\(ProcessInfo.processInfo.environment["CLIPCL_PYTHON"] ?? "")')")

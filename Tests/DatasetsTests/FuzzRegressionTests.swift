@@ -1,6 +1,7 @@
 import CLIP
 import Foundation
 import Testing
+import TestSupport
 import TensorKit
 @testable import Datasets
 
@@ -8,20 +9,10 @@ import TensorKit
 // readers allocate absurd amounts of memory. Each file under Tests/Fixtures/fuzz/<target>/ is fed to the same
 // code as the fuzz target: a thrown error or a success is fine, a crash is the regression.
 
-private let fuzzFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/fuzz")
-
-private func fuzzInputs(_ target: String) throws -> [URL] {
-    // A missing folder throws (the inputs are committed): the regression must not pass by finding nothing.
-    let dir = fuzzFixtures.appendingPathComponent(target)
-    return try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)
-        .sorted { $0.lastPathComponent < $1.lastPathComponent }
-}
-
 struct FuzzRegressionTests {
     /// Fuzz/idx: the input as an IDX image file and as an IDX label file (default size limit).
     @Test func idxInputsNeverCrash() throws {
-        for url in try fuzzInputs("idx") {
+        for url in try TestSupport.fuzzInputs("idx") {
             _ = try? IDXReader.readImages(at: url)
             _ = try? IDXReader.readLabels(at: url)
         }
@@ -31,7 +22,7 @@ struct FuzzRegressionTests {
     /// to allocate the whole claim before inflating; now the buffer grows with the data and the file is refused
     /// as truncated.
     @Test func gzippedIDXClaimingGigabytesIsTruncatedNotAllocated() throws {
-        let url = fuzzFixtures.appendingPathComponent("idx/images-gz-claims-3GB.idx3.gz")
+        let url = TestSupport.fixtures.appendingPathComponent("fuzz/idx/images-gz-claims-3GB.idx3.gz")
         let before = peakResidentBytes()
         #expect(throws: DatasetError.self) { try IDXReader.readImages(at: url) }
         // The old code zero-filled the 3 GB claim before inflating: the peak RSS would jump by ~3 GB.
@@ -49,7 +40,7 @@ struct FuzzRegressionTests {
     /// 48 KB of TUPLE1 opcodes nest tuples ~48,000 deep. The value tree is refused (deeper than 100 levels),
     /// but releasing the node graph used to recurse once per level in `deinit` and overflow the stack.
     @Test func deeplyNestedPickleThrowsWithoutStackOverflow() throws {
-        let data = try Data(contentsOf: fuzzFixtures.appendingPathComponent("pickle/stack-overflow-nested-tuple1.pickle"))
+        let data = try Data(contentsOf: TestSupport.fixtures.appendingPathComponent("fuzz/pickle/stack-overflow-nested-tuple1.pickle"))
         #expect(throws: PickleError.self) { try RestrictedUnpickler.unpickle(data, name: "nested", vocabulary: .numpyArrays) }
         // Same shape, built in memory and 10x deeper, with a REDUCE whose refusal drops the nested arguments.
         let deep = Data([0x80, 0x02, 0x4E, 0x4E] + [UInt8](repeating: 0x85, count: 500_000) + [0x52, 0x2E])
@@ -58,7 +49,7 @@ struct FuzzRegressionTests {
 
     /// Fuzz/pickle: restricted unpickler, gzip (both readers) and tar on the raw input and its inflated form.
     @Test func pickleTarGzipInputsNeverCrash() throws {
-        for url in try fuzzInputs("pickle") {
+        for url in try TestSupport.fuzzInputs("pickle") {
             let data = try Data(contentsOf: url)
             _ = try? RestrictedUnpickler.unpickle(data, name: url.lastPathComponent, vocabulary: .numpyArrays)
             _ = try? TarReader.regularFiles(in: data, name: url.lastPathComponent)
