@@ -150,6 +150,7 @@ struct ImagePreprocessingTests {
         }
         do {
             _ = try ImageDecoder.decode(contentsOf: fixtureDir.appendingPathComponent("reject_gray16_8x6.png"))
+            Issue.record("reject_gray16_8x6.png decoded without error")
         } catch let e as ImageError {
             #expect(e.description.contains("reject_gray16_8x6.png"))
             #expect(e.description.contains("16-bit grayscale"))

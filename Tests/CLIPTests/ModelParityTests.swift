@@ -157,9 +157,13 @@ import Testing
         try Data([0x80, 0x02]).write(to: pt)
         let ptError = #expect(throws: TorchCheckpointError.self) { try ModelSource.load(pt.path) }
         #expect(ptError?.description == pt.path + ": not a PyTorch checkpoint (torch.save writes a zip archive; this file does not start with one)")
-        #expect(throws: CLIPError.self) { try ModelSource.load(dir.path) }
+        // A folder without a checkpoint, and a truncated safetensors file: one line each, naming the path.
+        try FileManager.default.removeItem(at: pt)
+        let folderError = #expect(throws: CLIPError.self) { try ModelSource.load(dir.path) }
+        #expect("\(folderError!)".hasPrefix(dir.path + ": not a checkpoint folder") && !"\(folderError!)".contains("\n"))
         let truncated = dir.appendingPathComponent("t.safetensors")
         try Data([100, 0, 0, 0, 0, 0, 0, 0, 123]).write(to: truncated)
-        #expect(throws: (any Error).self) { try ModelSource.load(truncated.path) }
+        let cut = #expect(throws: SafeTensorsError.self) { try ModelSource.load(truncated.path) }
+        #expect(cut?.description == truncated.path + ": header length 100 runs past the end of the 9-byte file")
     }
 }

@@ -58,9 +58,38 @@ import Testing
         for file in ["config.json", "metrics.json", "tasks.csv", "report.html", "accuracy.svg", "log.txt"] {
             #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("resumed/\(file)").path), "\(file)")
         }
-        // metrics.json carries the keys users read.
+        // metrics.json carries the keys users read, and its numbers follow from the seeds' own result.json files:
+        // mean and sample standard deviation over seeds, the element-wise mean matrix; tasks.csv has every
+        // seed's per-task accuracies.
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("full/metrics.json"))) as! [String: Any]
         for key in ["avg", "last", "accuracy_matrix", "per_task", "forgetting", "bwt", "timings"] { #expect(json[key] != nil, "\(key)") }
+        let seeds = try [0, 1].map { seed in
+            try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("full/seed-\(seed)/result.json"))) as! [String: Any]
+        }
+        for key in ["avg", "last"] {
+            let values = seeds.map { $0[key] as! Double }
+            let mean = (values[0] + values[1]) / 2
+            let std = abs(values[0] - values[1]) / 2.0.squareRoot()   // sample std of two values
+            #expect(abs(json[key] as! Double - mean) < 1e-9, "\(key)")
+            #expect(abs(json[key + "_std"] as! Double - std) < 1e-9, "\(key)_std")
+            #expect(values[0] != values[1], "the two seeds should differ, or the std check proves nothing")
+        }
+        let matrices = seeds.map { $0["accuracyMatrix"] as! [[Double]] }
+        let mean = json["accuracy_matrix"] as! [[Double]]
+        #expect(mean.count == 5 && mean.map(\.count) == [1, 2, 3, 4, 5])
+        for t in mean.indices { for k in mean[t].indices {
+            #expect(abs(mean[t][k] - (matrices[0][t][k] + matrices[1][t][k]) / 2) < 1e-9, "[\(t)][\(k)]")
+        } }
+        let csv = try String(contentsOf: root.appendingPathComponent("full/tasks.csv"), encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        #expect(csv.first?.prefix(3) == ["seed", "task", "accuracy"])
+        #expect(csv.count == 1 + 2 * 5)
+        for row in csv.dropFirst() {
+            let seed = Int(row[0])!, task = Int(row[1])!
+            let record = (seeds[seed]["records"] as! [[String: Any]])[task]
+            #expect(row[2] == String(format: "%.4f", record["accuracy"] as! Double), "seed \(seed) task \(task)")
+            #expect(row.suffix(task + 1).map { Double($0)! } == matrices[seed][task].map { (($0 * 1e4).rounded()) / 1e4 })
+        }
 
         // Resuming with a different config is refused.
         var other = c

@@ -117,6 +117,13 @@ import TensorKit
         #expect(losses.last! < losses.first!, "\(losses)")
         #expect(parameters["context"]?.shape == [3, 8])
         #expect(result.method.contains("prompt tuning"))
+        // Retention ran: the same run without it ends with another context (with the same seed and no retention
+        // step, the two runs would be bit-identical).
+        var plain = c
+        plain.retention = .none
+        let (_, withoutRetention) = try runToEnd(plain, features: fs, seed: 5, textEncoder: encoder)
+        let a = try #require(parameters["context"]), b = try #require(withoutRetention["context"])
+        #expect(try #require(a.maxAbsDifference(b)) > 1e-4, "the context is the same with and without retention")
         print("prompt tuning (fake tower): A_t", result.records.map(\.accuracy), "loss per epoch (task 0)", losses)
     }
 
