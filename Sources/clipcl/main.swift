@@ -20,7 +20,18 @@ let commands: [any Command.Type] = [
     return lines.joined(separator: "\n")
 }
 
+/// OpenBLAS chooses its kernels when it is loaded, before `main`: when it fell back to pre-AVX2 kernels on a CPU
+/// it does not know, run this program again with `OPENBLAS_CORETYPE` naming the family the CPU supports
+/// (a user's own `OPENBLAS_CORETYPE` is never overridden; the second run has it set, so this happens once).
+func rerunWithBetterBLASKernels() {
+    guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, let core = Parallelism.blasCoreOverride else { return }
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
+    unsetenv("OPENBLAS_CORETYPE")  // execv failed: go on with the kernels we have
+}
+
 @MainActor func main() -> Int32 {
+    rerunWithBetterBLASKernels()
     var argv = Array(CommandLine.arguments.dropFirst())
     guard let name = argv.first, name != "--help", name != "-h", name != "help" else {
         print(topLevelHelp())

@@ -12,6 +12,10 @@
    choice: the clipcl executable makes it at start; libraries never do). No-op elsewhere. */
 void ck_keep_freed_memory(void);
 
+/* The best OpenBLAS kernel family (an OPENBLAS_CORETYPE name) this CPU's instruction sets allow:
+   "Cooperlake" (AVX-512 with BF16), "SkylakeX" (AVX-512), "Haswell" (AVX2 + FMA), or NULL. */
+const char *ck_blas_core_for_cpu(void);
+
 /* 1 when this CPU executes AVX-512 BF16 instructions (the fast path), else 0. */
 int ck_has_avx512_bf16(void);
 

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 
 /// The one layer of parallelism in clipcl: OpenBLAS's own threads.
@@ -37,6 +38,22 @@ public enum Parallelism {
     public static var blasCoreName: String {
         guard let p = openblas_get_corename() else { return "unknown" }
         return String(cString: p)
+    }
+
+    /// The kernel family to ask OpenBLAS for (`OPENBLAS_CORETYPE`) when it picked a pre-AVX2 one on a CPU that
+    /// has AVX2 or AVX-512, else nil. An OpenBLAS older than the CPU (Debian 12's 0.3.21 on Intel Xeon model
+    /// 207, seen on a build machine) does not recognise it and falls back to "Prescott" kernels: fp32 GEMMs
+    /// then ran at 42–63 GFLOP/s on 2 cores instead of 277–283 with Cooperlake's.
+    public static var blasCoreOverride: String? {
+        blasCoreOverride(current: blasCoreName, supported: ck_blas_core_for_cpu().map { String(cString: $0) })
+    }
+
+    static func blasCoreOverride(current: String, supported: String?) -> String? {
+        let preAVX2: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "sandybridge",
+                                    "barcelona", "opteron", "opteron_sse3", "bobcat", "bulldozer", "piledriver",
+                                    "steamroller", "excavator", "katmai", "coppermine", "northwood", "banias", "unknown"]
+        guard let supported, preAVX2.contains(current.lowercased()) else { return nil }
+        return supported
     }
 }
 
