@@ -149,6 +149,20 @@ import Testing
         }
     }
 
+    /// The decoder against Pillow's decode of every CLIP fixture image (images/decoded.safetensors, U8 [H, W, C]):
+    /// PNG and JPEG alike, since the system libjpeg-turbo decodes as Pillow's does.
+    @Test func imagesDecodeAsPillowDecodesThem() throws {
+        let decoded = try SafeTensorsFile(contentsOf: Self.root.appendingPathComponent("images/decoded.safetensors"))
+        #expect(decoded.names.sorted() == manifest.images.map(\.file).sorted())
+        for image in manifest.images {
+            let ours = try ImageDecoder.decode(contentsOf: Self.root.appendingPathComponent("images/" + image.file))
+            let shape = try #require(decoded.entry(image.file)?.shape)
+            #expect([ours.height, ours.width, ours.channels] == shape, "\(image.file)")
+            let pillow = try decoded.withRawBytes(image.file) { [UInt8]($0) }
+            #expect(ours.pixels == pillow, "\(image.file): pixels differ from Pillow's")
+        }
+    }
+
     @Test func unsupportedFilesAreRefusedWithOneLine() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcl-refuse-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TensorKit
 #if canImport(Glibc)
 import Glibc
@@ -82,22 +83,14 @@ private func bytes(hex: String) -> [UInt8] {
         #expect(try file.tensor("a").storage == [1.5, -2, 0.25, 1e-3])
     }
 
-    /// Bytes written by the reference implementation (Python `safetensors` 0.8.0,
-    /// `safetensors.numpy.save` with numpy 2.4.6, run once by hand) for
+    /// Bytes written by the reference implementation (Python `safetensors`, `safetensors.numpy.save_file`; made by
+    /// tools/make_reference_vectors.py → Tests/Fixtures/reference/reference.safetensors) for
     /// `{"w": f32 [[1,-2,0.5],[3,0.25,-0.125]], "h": f16 [1,-2,65504], "ids": i64 [3,-1,2^53+1],
     ///   "s": f32 scalar 2.5, "e": f32 zeros(0,3), "b": u8 [1,0,1], "i32": i32 [-7,8]}`
     /// with metadata `{"format": "pt", "a": "x\"y\né"}`.
-    static let referenceFile = bytes(hex:
-        "b8010000000000007b225f5f6d657461646174615f5f223a7b2261223a22785c22795c6ec3a9222c22666f726d6174223a227074227d2c"
-        + "22696473223a7b226474797065223a22493634222c227368617065223a5b335d2c22646174615f6f666673657473223a5b302c32345d7d2c"
-        + "2265223a7b226474797065223a22463332222c227368617065223a5b302c335d2c22646174615f6f666673657473223a5b32342c32345d7d2c"
-        + "2273223a7b226474797065223a22463332222c227368617065223a5b5d2c22646174615f6f666673657473223a5b32342c32385d7d2c"
-        + "2277223a7b226474797065223a22463332222c227368617065223a5b322c335d2c22646174615f6f666673657473223a5b32382c35325d7d2c"
-        + "22693332223a7b226474797065223a22493332222c227368617065223a5b325d2c22646174615f6f666673657473223a5b35322c36305d7d2c"
-        + "2268223a7b226474797065223a22463136222c227368617065223a5b335d2c22646174615f6f666673657473223a5b36302c36365d7d2c"
-        + "2262223a7b226474797065223a225538222c227368617065223a5b335d2c22646174615f6f666673657473223a5b36362c36395d7d7d202020"
-        + "0300000000000000ffffffffffffffff0100000000002000000020400000803f000000c00000003f000040400000803e000000be"
-        + "f9ffffff08000000003c00c0ff7b010001")
+    static let referenceFile: [UInt8] = {
+        [UInt8](try! Data(contentsOf: TestSupport.fixtures.appendingPathComponent("reference/reference.safetensors")))
+    }()
 
     @Test func readsReferenceFile() throws {
         let dir = try ScratchDirectory()
