@@ -310,7 +310,16 @@ struct FeatureCacheTests {
         let data = try CacheFixtures.temporaryDirectory("data")
         let a = try CacheFixtures.temporaryDirectory("a"), b = try CacheFixtures.temporaryDirectory("b")
         defer { for d in [data, a, b] { try? FileManager.default.removeItem(at: d) } }
-        let samples = try CacheFixtures.mnistSamples(count: 10, dir: data)
+        var samples = try CacheFixtures.mnistSamples(count: 10, dir: data)
+        // Images 0 and 5 made uniform: every crop and flip of a uniform image is the same image, so their views
+        // must give their own plain features; the other images' views must not.
+        guard case let .pixels(batch) = samples.content else { Issue.record("MNIST samples are not pixels"); return }
+        var pixels = batch.pixels
+        for (image, value) in [(0, UInt8(90)), (5, UInt8(200))] {
+            for i in 0..<batch.bytesPerImage { pixels[image * batch.bytesPerImage + i] = value }
+        }
+        samples.content = .pixels(RawImageBatch(width: batch.width, height: batch.height, channels: batch.channels,
+                                                count: batch.count, pixels: pixels))
         let clip = try CacheFixtures.loadModel()
         let sha = try CacheFixtures.checkpointSHA(clip)
         _ = try CacheFixtures.extractor(clip, sha: sha, samples: samples) { $0.views = 3 }.run(into: a)
@@ -321,8 +330,24 @@ struct FeatureCacheTests {
         let views = try #require(try cache.viewFeatures(.train))
         let d = clip.model.config.embedDim
         #expect(views.shape == [10, 2, d])
-        #expect(views.storage[0..<d] != plain.storage[0..<d])
-        #expect(views.storage[0..<d] != views.storage[d..<(2 * d)])
+        func maxDifference(view v: Int, of image: Int, from other: Int) -> Float {
+            (0..<d).map { abs(views.storage[(image * 2 + v) * d + $0] - plain.storage[other * d + $0]) }.max()!
+        }
+        var augmented = 0
+        for image in 0..<10 {
+            for v in 0..<2 {
+                if image == 0 || image == 5 {
+                    #expect(maxDifference(view: v, of: image, from: image) < 1e-5, "uniform image \(image), view \(v)")
+                    #expect(maxDifference(view: v, of: image, from: image == 0 ? 5 : 0) > 1e-3)
+                } else if maxDifference(view: v, of: image, from: image) > 1e-4 {
+                    augmented += 1
+                }
+            }
+        }
+        // A view may legitimately be the whole image unflipped (a crop of ≥ 96.5 % of the area rounds to 28 px, and
+        // no flip: about 1 in 11); most are not.
+        #expect(augmented >= 12, "only \(augmented) of 16 views of the noisy images differ from the image")
+        #expect(views.storage[(1 * 2) * d..<(1 * 2 + 1) * d] != views.storage[(1 * 2 + 1) * d..<(1 * 2 + 2) * d])
     }
 
     // MARK: - Interop
