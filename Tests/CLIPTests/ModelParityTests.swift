@@ -181,3 +181,45 @@ import Testing
         #expect(cut?.description == truncated.path + ": header length 100 runs past the end of the 9-byte file")
     }
 }
+
+/// Layer by layer against the reference implementations' hidden states (the per-layer tensors of the fixture
+/// files): when the end-to-end parity above fails, these say which layer first departs.
+@Suite struct LayerParityTests {
+    func maxAbs(_ a: Tensor, _ b: Tensor) throws -> Float { try #require(a.maxAbsDifference(b), "shapes \(a.shape) vs \(b.shape)") }
+
+    @Test(arguments: ["hf-tiny", "openclip-tiny"])
+    func textTowerLayerByLayer(_ name: String) throws {
+        let clip = try ModelSource.load(ModelParityTests.root.appendingPathComponent(name).path)
+        let ref = try SafeTensorsFile(contentsOf: ModelParityTests.root.appendingPathComponent("\(name)-expected.safetensors"))
+        let tower = clip.model.text, w = clip.model.config.text.width
+        let ids = try ref.int64s("input_ids").prefix(77).map(Int.init)
+        let eot = Int(try ref.int64s("text_eot_index")[0])
+        // Positions after the end-of-text token differ by design (HF also masks padding keys there): compare 0...eot.
+        func head(_ t: Tensor) throws -> Tensor { try t.reshaped([t.count / w, w]).slice(axis: 0, 0..<(eot + 1)) }
+        var x = try tower.tokenEmbedding.gather(rows: ids, indexShape: [1, 77]) + (try tower.positionalEmbedding.slice(axis: 0, 0..<77))
+        #expect(try maxAbs(head(x.value), head(ref.tensor("text_hidden_0"))) <= 1e-5, "\(name) embeddings")
+        for (i, block) in tower.blocks.enumerated() {
+            x = try block(x, mask: .causal)
+            #expect(try maxAbs(head(x.value), head(ref.tensor("text_hidden_\(i + 1)"))) <= 1e-4, "\(name) text layer \(i)")
+        }
+        let final = try tower.finalLayerNorm(x)
+        #expect(try maxAbs(head(final.value), head(ref.tensor("text_final_ln"))) <= 1e-4, "\(name) ln_final")
+        #expect(try maxAbs(try head(final.value).slice(axis: 0, eot..<(eot + 1)).reshaped([w]), ref.tensor("text_pooled")) <= 1e-4)
+    }
+
+    @Test(arguments: ["hf-tiny", "openclip-tiny"])
+    func imageTowerLayerByLayer(_ name: String) throws {
+        let clip = try ModelSource.load(ModelParityTests.root.appendingPathComponent(name).path)
+        let ref = try SafeTensorsFile(contentsOf: ModelParityTests.root.appendingPathComponent("\(name)-expected.safetensors"))
+        let vision = clip.model.vision
+        let embeddings = try ref.tensor("vision_embeddings")   // [tokens, width]: class + patch embeddings + positions
+        var x = try vision.preLayerNorm(Variable(embeddings.reshaped([1] + embeddings.shape)))
+        #expect(try maxAbs(x.value.reshaped(embeddings.shape), ref.tensor("vision_hidden_0")) <= 1e-4, "\(name) ln_pre")
+        for (i, block) in vision.blocks.enumerated() {
+            x = try block(x, mask: .none)
+            #expect(try maxAbs(x.value.reshaped(embeddings.shape), ref.tensor("vision_hidden_\(i + 1)")) <= 1e-4, "\(name) image layer \(i)")
+        }
+        let pooled = try vision.postLayerNorm(Variable(try x.value.reshaped(embeddings.shape).slice(axis: 0, 0..<1)))
+        #expect(try maxAbs(pooled.value.reshaped([embeddings.shape[1]]), ref.tensor("vision_pooled")) <= 1e-4, "\(name) ln_post")
+    }
+}
