@@ -368,9 +368,10 @@ public struct HubClient: Sendable {
             throw .io(path: partial.path, reason: local.description)
         }
         guard let http = r.response else {
+            // The HEAD just reached the hub, so a failed connection here (often to the CDN) is retried too.
             let error = r.transportError
             let reason = error.map(Self.describe) ?? "no HTTP response"
-            if let error, Self.isConnectFailure(error) { throw .unreachable(url: url.absoluteString, reason: reason) }
+            if let error, Self.isConnectFailure(error) { return .retry(.unreachable(url: url.absoluteString, reason: reason), nil) }
             return .retry(.network(url: url.absoluteString, reason: reason), nil)
         }
         let status = http.statusCode

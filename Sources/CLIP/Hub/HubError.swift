@@ -78,13 +78,6 @@ public enum HubError: Error, CustomStringConvertible, LocalizedError, Sendable, 
 
     public var errorDescription: String? { description }
 
-    /// True when the hub could not be reached at all: the only case where falling back to something else
-    /// (the demo's random weights) is right. A 404, a gated repo, a corrupt download or a full disk are not.
-    public var isUnreachable: Bool {
-        if case .unreachable = self { return true }
-        return false
-    }
-
     private static func suffix(_ detail: String?) -> String {
         guard let d = detail, !d.isEmpty else { return "" }
         return " (" + d.replacingOccurrences(of: "\n", with: " ") + ")"

@@ -5,7 +5,6 @@ public enum CLIPError: Error, CustomStringConvertible, Sendable {
     case wrongShape(file: String, name: String, expected: [Int], actual: [Int])
     case unsupportedCheckpoint(String, String)
     case invalidInput(String)
-    case download(String)
 
     public var description: String {
         switch self {
@@ -15,7 +14,6 @@ public enum CLIPError: Error, CustomStringConvertible, Sendable {
             "\(file): tensor '\(name)' has shape \(actual), expected \(expected)"
         case let .unsupportedCheckpoint(path, reason): "\(path): \(reason)"
         case let .invalidInput(reason): reason
-        case let .download(reason): reason
         }
     }
 }
