@@ -16,7 +16,8 @@ WHAT IT MAKES (committed; about 4 MB)
     torchscript.pt          torch.jit.save of a scripted module (refused)
   Tests/Fixtures/fuzz/torch/   hostile inputs (one-line refusals expected; also fuzz seeds):
     global-os-system.pt, global-builtins-eval.pt, reduce-storage-class.pt, deep-nesting.pt, entry-outside-file.pt,
-    storage-offset-past-end.pt, storage-smaller-than-view.pt, missing-storage-record.pt, truncated.pt
+    storage-offset-past-end.pt, empty-view-offset-past-end.pt, storage-smaller-than-view.pt, missing-storage-record.pt,
+    truncated.pt
   Tests/Fixtures/hub/
     manifest.json           the real repos' file lists this imitation serves (with where each was checked), texts,
                             and for every file either a fixture path or "placeholder" (bytes never read by clipcl)
@@ -36,7 +37,7 @@ HOW TO RUN (from the repository root)
     /tmp/venv-ref/bin/pip install /opt/wheels/torch-2.13.0+cpu-*.whl
     echo "torch==2.13.0+cpu" > /tmp/c.txt
     /tmp/venv-ref/bin/pip install -c /tmp/c.txt numpy torchvision transformers open_clip_torch timm safetensors
-    /tmp/venv-ref/bin/python tools/make_hub_fixtures.py
+    /tmp/venv-ref/bin/python tools/make_hub_fixtures.py [torch] [hostile] [hub]     # default: all three
 """
 
 import collections
@@ -117,12 +118,14 @@ def torch_fixtures(out):
 
 def zip_checkpoint(path, pickle_bytes, records, prefix="archive"):
     """A torch.save-shaped zip (stored members) with our own data.pkl and records."""
+    def member(z, name, data):  # fixed timestamps: the same bytes on every run
+        z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr(f"{prefix}/data.pkl", pickle_bytes)
-        z.writestr(f"{prefix}/byteorder", "little")
+        member(z, f"{prefix}/data.pkl", pickle_bytes)
+        member(z, f"{prefix}/byteorder", "little")
         for name, data in records.items():
-            z.writestr(f"{prefix}/data/{name}", data)
-        z.writestr(f"{prefix}/version", "3\n")
+            member(z, f"{prefix}/data/{name}", data)
+        member(z, f"{prefix}/version", "3\n")
 
 
 def tensor_pickle(storage_numel, offset, size, stride, key="0"):
@@ -152,6 +155,8 @@ def hostile_fixtures(out, good):
     # A view of 3x3 elements from a 4-element storage, and an offset past the end.
     zip_checkpoint(os.path.join(out, "storage-smaller-than-view.pt"), tensor_pickle(4, 0, [3, 3], [3, 1]), {"0": four})
     zip_checkpoint(os.path.join(out, "storage-offset-past-end.pt"), tensor_pickle(4, 9, [1], [1]), {"0": four})
+    # An empty view whose offset lies past the storage (read in place, it would index outside the record).
+    zip_checkpoint(os.path.join(out, "empty-view-offset-past-end.pt"), tensor_pickle(4, 1000, [0], [1]), {"0": four})
     # The persistent id names storage 7, which has no record.
     zip_checkpoint(os.path.join(out, "missing-storage-record.pt"), tensor_pickle(4, 0, [4], [1], key="7"), {"0": four})
     # A central directory entry whose local header offset points past the end of the file.
@@ -327,10 +332,15 @@ def hub_fixtures(out):
 
 
 def main():
-    torch_fixtures(os.path.join(FIX, "torch"))
-    hostile_fixtures(os.path.join(FIX, "fuzz", "torch"), os.path.join(FIX, "torch", "state_dict.pt"))
-    hub_fixtures(os.path.join(FIX, "hub"))
-    print("wrote", os.path.join(FIX, "torch"), os.path.join(FIX, "fuzz", "torch"), os.path.join(FIX, "hub"))
+    # Parts to write (default all): torch, hostile, hub. The hostile inputs reuse torch/state_dict.pt.
+    parts = [a for a in sys.argv[1:] if not a.startswith("-")] or ["torch", "hostile", "hub"]
+    if "torch" in parts:
+        torch_fixtures(os.path.join(FIX, "torch"))
+    if "hostile" in parts:
+        hostile_fixtures(os.path.join(FIX, "fuzz", "torch"), os.path.join(FIX, "torch", "state_dict.pt"))
+    if "hub" in parts:
+        hub_fixtures(os.path.join(FIX, "hub"))
+    print("wrote", ", ".join(parts))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ import Testing
         ("deep-nesting.pt", "nested deeper than 100 levels"),
         ("storage-smaller-than-view.pt", "tensor 'w' of shape [3, 3] (strides [3, 1], offset 0) reaches past its storage of 4 elements"),
         ("storage-offset-past-end.pt", "tensor 'w' of shape [1] (strides [1], offset 9) reaches past its storage of 4 elements"),
+        ("empty-view-offset-past-end.pt", "tensor 'w' of shape [0] (strides [1], offset 1000) reaches past its storage of 4 elements"),
         ("missing-storage-record.pt", "tensor 'w' uses storage 7, which has no record archive/data/7"),
         ("entry-outside-file.pt", "points outside the file or at no local header"),
         ("truncated.pt", "no zip end-of-central-directory record (truncated download?)"),
@@ -85,7 +86,7 @@ import Testing
     /// Every hostile fixture is listed above: a new regression input needs its expected refusal.
     @Test func everyHostileFixtureHasAnExpectedRefusal() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.appendingPathComponent("fuzz/torch").path).sorted()
-        #expect(names == ["deep-nesting.pt", "entry-outside-file.pt", "global-builtins-eval.pt", "global-os-system.pt",
+        #expect(names == ["deep-nesting.pt", "empty-view-offset-past-end.pt", "entry-outside-file.pt", "global-builtins-eval.pt", "global-os-system.pt",
                           "missing-storage-record.pt", "reduce-storage-class.pt", "storage-offset-past-end.pt",
                           "storage-smaller-than-view.pt", "truncated.pt"])
     }

@@ -107,7 +107,7 @@ public final class TorchCheckpointFile: TensorFile, @unchecked Sendable {
                     overflow = overflow || o3 || o4
                 }
             }
-            guard !overflow, count == 0 || last < s.elementCount else {
+            guard !overflow, t.offset <= s.elementCount, count == 0 || last < s.elementCount else {
                 throw fail("tensor '\(name)' of shape \(t.shape) (strides \(t.strides), offset \(t.offset)) reaches past "
                            + "its storage of \(s.elementCount) elements")
             }
