@@ -15,7 +15,8 @@ WHAT IT MAKES (committed; about 4 MB)
     legacy.pt               torch.save(..., _use_new_zipfile_serialization=False): the pre-1.6 format (refused)
     torchscript.pt          torch.jit.save of a scripted module (refused)
   Tests/Fixtures/fuzz/torch/   hostile inputs (one-line refusals expected; also fuzz seeds):
-    global-os-system.pt, global-builtins-eval.pt, reduce-storage-class.pt, deep-nesting.pt, entry-outside-file.pt,
+    global-os-system.pt, global-builtins-eval.pt, reduce-storage-class.pt, deep-nesting.pt, deep-ordereddicts.pt,
+    entry-outside-file.pt,
     storage-offset-past-end.pt, empty-view-offset-past-end.pt, storage-smaller-than-view.pt, missing-storage-record.pt,
     truncated.pt
   Tests/Fixtures/hub/
@@ -151,6 +152,11 @@ def hostile_fixtures(out, good):
     zip_checkpoint(os.path.join(out, "reduce-storage-class.pt"), b"\x80\x02ctorch\nFloatStorage\nK\x03\x85R.", {})
     # 100,000 nested lists: the unpickler must refuse it without recursing.
     zip_checkpoint(os.path.join(out, "deep-nesting.pt"), b"\x80\x02" + b"]" * 100_000 + b"a" * 99_999 + b".", {})
+    # 50,000 nested OrderedDict() results (REDUCE, then SETITEM): refused as too deep, and released without recursing
+    # (found on review: REDUCE results were not in the unpickler's teardown list; the release overflowed the stack).
+    n = 50_000
+    zip_checkpoint(os.path.join(out, "deep-ordereddicts.pt"),
+                   b"\x80\x02ccollections\nOrderedDict\nq\x00)R" + b"X\x01\x00\x00\x00kh\x00)R" * n + b"s" * n + b".", {})
     four = struct.pack("<4f", 1, 2, 3, 4)
     # A view of 3x3 elements from a 4-element storage, and an offset past the end.
     zip_checkpoint(os.path.join(out, "storage-smaller-than-view.pt"), tensor_pickle(4, 0, [3, 3], [3, 1]), {"0": four})

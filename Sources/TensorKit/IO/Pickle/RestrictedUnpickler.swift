@@ -289,7 +289,10 @@ private struct Machine {
             case 0x52:  // REDUCE
                 let args = try pop()
                 let callable = try pop()
-                stack.append(try reduce(callable, args))
+                // Registered like pushed nodes: an OrderedDict() result is a container teardown must empty.
+                let result = try reduce(callable, args)
+                created.append(result)
+                stack.append(result)
             case 0x62:  // BUILD
                 let state = try pop()
                 try build(try top(), state)
