@@ -15,7 +15,8 @@ import Testing
 ///              = (1/2)·[ (max(90, 95) − 60) + (80 − 90) ] = (1/2)·(35 − 10) = 12.5
 ///     (continuum ≤ 1.2.3's off-by-one would sum j < 1 with max over l < 1: (90 − 60)/2 = 15)
 ///   BWT (GEM) = (1/2)·[ (a20 − a00) + (a21 − a11) ] = (1/2)·[(60 − 90) + (90 − 80)] = −10
-///     (continuum's all-pairs BWT would be ((95 − 90) + (60 − 90) + (90 − 80)) / 3 = −5)
+///     (all pairs i > j would give ((95 − 90) + (60 − 90) + (90 − 80)) / 3 = −5; continuum's loop skips j = i − 1,
+///      leaving only (a20 − a00) / 3 = −10, see `continuumBWTAndTaskMeanAccuracy`)
 ///   old/new after task 1: old = 95/100 = 95, new = 40/50 = 80
 ///   old/new after task 2: old = (60 + 45)/150 = 70, new = 30/50 = 60
 @Suite struct MetricsTests {
@@ -40,6 +41,24 @@ import Testing
         #expect(Metrics.backwardTransfer(matrix) == -10)
         #expect(Metrics.forgetting([[90]]) == nil)
         #expect(Metrics.backwardTransfer([[90]]) == nil)
+    }
+
+    /// A 4-task matrix where the definitions differ (hand-computed):
+    ///   a = [[80], [70, 90], [60, 85, 75], [50, 80, 70, 65]]
+    ///   GEM (final row):   ((50 − 80) + (80 − 90) + (70 − 75)) / 3 = −15
+    ///   continuum (j ≤ i − 2, divided by T(T−1)/2 = 6): ((60 − 80) + (50 − 80) + (80 − 90)) / 6 = −10
+    ///   (all pairs i > j would be −80 / 6 = −13.33)
+    ///   task-mean A_t: 80, 80, 73.33…, 66.25 → Avg 74.8958…, Last 66.25
+    @Test func continuumBWTAndTaskMeanAccuracy() {
+        let a: [[Double]] = [[80], [70, 90], [60, 85, 75], [50, 80, 70, 65]]
+        #expect(Metrics.backwardTransfer(a) == -15)
+        #expect(Metrics.backwardTransferContinuum(a) == -10)
+        #expect(Metrics.backwardTransferContinuum(matrix) == -10)
+        #expect(Metrics.backwardTransferContinuum([[90]]) == nil)
+        #expect(Metrics.taskMeanAccuracy(a[3]) == 66.25)
+        #expect(Metrics.taskMeanAccuracy(matrix[2]) == 70)   // vs the sample-weighted 67.5
+        let avg = Metrics.averageIncrementalAccuracy(a.map(Metrics.taskMeanAccuracy))
+        #expect(abs(avg - (80 + 80 + 220.0 / 3 + 66.25) / 4) < 1e-12)
     }
 
     @Test func oldNew() {

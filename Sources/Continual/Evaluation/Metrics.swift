@@ -15,6 +15,12 @@ public enum Metrics {
         accuracy(correct: correct.reduce(0, +), total: totals.reduce(0, +))
     }
 
+    /// A_t as Mammoth reports it: the mean of the per-task accuracies a[t][0...t] (every task weighs the same,
+    /// whatever its number of test samples; equal to the sample-weighted A_t when all tasks have as many).
+    public static func taskMeanAccuracy(_ row: [Double]) -> Double {
+        row.isEmpty ? 0 : row.reduce(0, +) / Double(row.count)
+    }
+
     /// Avg (average incremental accuracy, iCaRL): (1/T) Σ_t A_t, task 0 included.
     public static func averageIncrementalAccuracy(_ a: [Double]) -> Double {
         a.isEmpty ? 0 : a.reduce(0, +) / Double(a.count)
@@ -41,6 +47,19 @@ public enum Metrics {
         var sum = 0.0
         for j in 0...(t - 2) { sum += matrix[t - 1][j] - matrix[j][j] }
         return sum / Double(t - 1)
+    }
+
+    /// BWT as continuum computes it (`continuum/metrics/metrics.py` `backward_transfer`, Continvvm/continuum
+    /// 265a985): Σ_{i=1}^{T−1} Σ_{j=0}^{i−2} (a[i][j] − a[j][j]) / (T(T−1)/2). Its inner loop is `range(0, i - 1)`,
+    /// so the pairs j = i − 1 are left out while the divisor counts them; reproduced as written. nil when T < 2.
+    public static func backwardTransferContinuum(_ matrix: [[Double]]) -> Double? {
+        let t = matrix.count
+        guard t >= 2 else { return nil }
+        var sum = 0.0
+        for i in 1..<t where i >= 2 {
+            for j in 0..<(i - 1) { sum += matrix[i][j] - matrix[j][j] }
+        }
+        return sum / (Double(t * (t - 1)) / 2)
     }
 
     /// Old / new accuracy after task t from per-task counts: old = sample-weighted accuracy on the

@@ -28,6 +28,11 @@ public struct RunResult: Codable, Sendable, Equatable {
     public var forgetting: Double?
     /// GEM backward transfer, final-row definition (nil with fewer than 2 tasks, and for joint).
     public var bwt: Double?
+    /// Avg and Last with the task-mean A_t (Mammoth), and BWT as continuum computes it (see `Metrics`).
+    /// Optional so that result files written before they existed still decode; recomputed on every append.
+    public var avgTaskMean: Double?
+    public var lastTaskMean: Double?
+    public var bwtContinuum: Double?
     public var timings: TaskTimings
     /// Training generator state after the latest task.
     public var rngState: [UInt64]
@@ -58,9 +63,12 @@ public struct RunResult: Codable, Sendable, Equatable {
         accuracyMatrix = records.map(\.accuracies)
         avg = Metrics.averageIncrementalAccuracy(records.map(\.accuracy))
         last = record.accuracy
+        avgTaskMean = Metrics.averageIncrementalAccuracy(accuracyMatrix.map(Metrics.taskMeanAccuracy))
+        lastTaskMean = Metrics.taskMeanAccuracy(record.accuracies)
         if mode == .incremental {
             forgetting = Metrics.forgetting(accuracyMatrix)
             bwt = Metrics.backwardTransfer(accuracyMatrix)
+            bwtContinuum = Metrics.backwardTransferContinuum(accuracyMatrix)
         }
         timings = TaskTimings(train: records.map(\.seconds.train).reduce(0, +),
                               retention: records.map(\.seconds.retention).reduce(0, +),

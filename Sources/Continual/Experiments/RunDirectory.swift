@@ -87,7 +87,9 @@ public struct RunDirectory: Sendable {
                     RunSummary.format(summary.bwt, summary.bwtStd, seeds: n), summary.seeds.map(String.init).joined(separator: ",")]],
             plotSVG: svg,
             notes: ["Accuracies in percent on the test samples of all classes seen so far (sample-weighted).",
-                    "Avg = mean over tasks of A_t; Last = A_T; forgetting (Chaudhry et al.) and BWT (GEM, final row) over old tasks."])
+                    "Avg = mean over tasks of A_t; Last = A_T; forgetting (Chaudhry et al.) and BWT (GEM, final row) over old tasks.",
+                    "metrics.json also has avg_task_mean / last_task_mean (A_t as the mean of per-task accuracies, Mammoth) and "
+                        + "bwt_continuum (continuum's backward_transfer)."])
         try FeatureCacheFiles.writeAtomically(Data(report.html().utf8), to: url.appendingPathComponent("report.html"))
     }
 }

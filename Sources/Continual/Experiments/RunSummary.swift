@@ -22,6 +22,13 @@ public struct RunSummary: Codable, Sendable {
     public var forgettingStd: Double?
     public var bwt: Double?
     public var bwtStd: Double?
+    /// The same with the task-mean A_t (Mammoth), and BWT over continuum's pairs (see `Metrics`).
+    public var avgTaskMean: Double?
+    public var avgTaskMeanStd: Double?
+    public var lastTaskMean: Double?
+    public var lastTaskMeanStd: Double?
+    public var bwtContinuum: Double?
+    public var bwtContinuumStd: Double?
     public var accuracyMatrix: [[Double]]
     public var perTask: [TaskSummary]
     public var timings: TaskTimings
@@ -30,6 +37,8 @@ public struct RunSummary: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case name, method, scenario, seeds, avg, last, forgetting, bwt, timings, runs
         case avgStd = "avg_std", lastStd = "last_std", forgettingStd = "forgetting_std", bwtStd = "bwt_std"
+        case avgTaskMean = "avg_task_mean", avgTaskMeanStd = "avg_task_mean_std", lastTaskMean = "last_task_mean"
+        case lastTaskMeanStd = "last_task_mean_std", bwtContinuum = "bwt_continuum", bwtContinuumStd = "bwt_continuum_std"
         case accuracyMatrix = "accuracy_matrix", perTask = "per_task"
     }
 
@@ -45,6 +54,10 @@ public struct RunSummary: Codable, Sendable {
         let f = runs.compactMap(\.forgetting), b = runs.compactMap(\.bwt)
         if f.count == runs.count { (forgetting, forgettingStd) = Self.meanStd(f) }
         if b.count == runs.count { (bwt, bwtStd) = Self.meanStd(b) }
+        let am = runs.compactMap(\.avgTaskMean), lm = runs.compactMap(\.lastTaskMean), bc = runs.compactMap(\.bwtContinuum)
+        if am.count == runs.count { (avgTaskMean, avgTaskMeanStd) = Self.meanStd(am) }
+        if lm.count == runs.count { (lastTaskMean, lastTaskMeanStd) = Self.meanStd(lm) }
+        if bc.count == runs.count { (bwtContinuum, bwtContinuumStd) = Self.meanStd(bc) }
         let matrix = runs[0].accuracyMatrix
         accuracyMatrix = matrix.indices.map { t in
             matrix[t].indices.map { k in runs.map { $0.accuracyMatrix[t][k] }.reduce(0, +) / Double(runs.count) }
