@@ -20,7 +20,7 @@ import Testing
         try c.set(key: "lr", value: "5e-4")
         try c.set(key: "milestones", value: "[3, 8]")
         try c.set(key: "seeds", value: "1,2,3")
-        try c.set(key: "normalizeInput", value: "true")
+        try c.set(key: "normalize-input", value: "true")
         try c.set("attention.heads=2")
         try c.set("attention.reading=crossmodal")
         try c.set("prompt.init=phrase")
@@ -39,7 +39,7 @@ import Testing
         #expect(throws: ContinualError.invalidConfig(key: "learningRate", reason: "unknown key (known keys: \(RunConfig.keys.joined(separator: ", ")))")) {
             try c.set(key: "learningRate", value: "1")
         }
-        for (key, value) in [("epochs", "ten"), ("lr", "fast"), ("method", "lora"), ("normalizeInput", "yes"),
+        for (key, value) in [("epochs", "ten"), ("lr", "fast"), ("method", "lora"), ("normalize-input", "yes"),
                              ("milestones", "4;10"), ("attention.heads", "2.5")] {
             do {
                 try c.set(key: key, value: value)
@@ -51,6 +51,33 @@ import Testing
             }
         }
         #expect(c == RunConfig())
+    }
+
+    /// One spelling per key (kebab-case, the same for files, --set, --grid and flags); the camelCase spelling of
+    /// earlier versions still works and says so.
+    @Test func oldSpellingsWorkWithANote() throws {
+        #expect(ConfigSpelling.kebab("lossClasses") == "loss-classes")
+        #expect(ConfigSpelling.kebab("minLRFactor") == "min-lr-factor")
+        #expect(ConfigSpelling.kebab("attention.mlpRatio") == "attention.mlp-ratio")
+        var c = RunConfig()
+        #expect(try c.set("loss-classes=current") == nil)
+        #expect(c.lossClasses == .current)
+        let note = try c.set("batchSize=32")
+        #expect(c.batchSize == 32)
+        #expect(note == "note: 'batchSize' is now spelled 'batch-size' (the old spelling still works)")
+        var e = ExperimentConfig()
+        #expect(try e.set("classOrder=seed:3")?.contains("'class-order'") == true)
+        #expect(e.classOrder == .seeded(3))
+        var notes: [String] = []
+        let decoded = try ExperimentConfig.decode(Data(#"{"lossClasses": "current", "attention": {"mlpRatio": 2}, "class-order": "seed:1"}"#.utf8),
+                                                  source: "c.json", notes: &notes)
+        #expect(decoded.run.lossClasses == .current && decoded.run.attention.mlpRatio == 2 && decoded.classOrder == .seeded(1))
+        #expect(notes.sorted() == ["c.json: note: 'attention.mlpRatio' is now spelled 'attention.mlp-ratio' (the old spelling still works)",
+                                   "c.json: note: 'lossClasses' is now spelled 'loss-classes' (the old spelling still works)"])
+        // What is written uses the one spelling.
+        let json = String(decoding: try decoded.encoded(), as: UTF8.self)
+        #expect(json.contains("\"loss-classes\"") && json.contains("\"mlp-ratio\"") && json.contains("\"class-order\"")
+                && !json.contains("lossClasses"))
     }
 
     @Test func validateNamesTheKey() {

@@ -25,7 +25,7 @@ import Testing
         var c = ExperimentConfig()
         c.name = "t"
         c.features = cache.path
-        for s in ["increment=2", "epochs=3", "batchSize=50", "seeds=0,1", "rho=0.1"] { try c.set(s) }
+        for s in ["increment=2", "epochs=3", "batch-size=50", "seeds=0,1", "rho=0.1"] { try c.set(s) }
         return c
     }
 
@@ -101,7 +101,7 @@ import Testing
 
     @Test func configOverridesAndErrorsNameTheKey() throws {
         var c = ExperimentConfig()
-        try c.set("classOrder=seed:1993")
+        try c.set("class-order=seed:1993")
         #expect(c.classOrder == .seeded(1993))
         try c.set("run.attention.heads=8")
         #expect(c.run.attention.heads == 8)

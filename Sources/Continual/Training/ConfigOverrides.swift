@@ -1,24 +1,30 @@
-/// `--set path.to.key=value` overrides and partial JSON decoding of `RunConfig`, driven by one
-/// table of keys (`RunConfig.fields`): each key knows its type, how to parse a command-line string
-/// and how to decode its JSON value. An unknown key or a value of the wrong type is an error naming
-/// the key.
+/// `--set key=value` overrides and partial JSON decoding of `RunConfig`, driven by one table of keys
+/// (`RunConfig.fields`): each key knows its type, its help text, how to parse a command-line string and how to
+/// decode and encode its JSON value. An unknown key or a value of the wrong type is an error naming the key.
+///
+/// One spelling per option: a key such as `loss-classes` is the config-file key, the `--set` / `--grid` key and the
+/// flag (`--loss-classes`). The camelCase spelling of earlier versions (`lossClasses`) is still accepted, with a note.
 
 extension RunConfig {
     /// Applies one override, e.g. `set(key: "attention.heads", value: "8")` or
     /// `set(key: "milestones", value: "4,10")`. Types are checked; ranges are checked by `validate()`.
-    public mutating func set(key: String, value: String) throws(ContinualError) {
-        guard let field = RunConfig.fieldTable[key] else {
+    /// Returns a note when `key` was given in its old spelling.
+    @discardableResult
+    public mutating func set(key: String, value: String) throws(ContinualError) -> String? {
+        guard let (canonical, note) = RunConfig.canonicalKey(key), let field = RunConfig.fieldTable[canonical] else {
             throw .invalidConfig(key: key, reason: "unknown key (known keys: \(RunConfig.keys.joined(separator: ", ")))")
         }
         try field.parse(&self, value)
+        return note
     }
 
     /// Applies `key=value` (the text after `--set`).
-    public mutating func set(_ assignment: String) throws(ContinualError) {
+    @discardableResult
+    public mutating func set(_ assignment: String) throws(ContinualError) -> String? {
         guard let eq = assignment.firstIndex(of: "=") else {
             throw .invalidConfig(key: assignment, reason: "expected key=value")
         }
-        try set(key: String(assignment[..<eq]), value: String(assignment[assignment.index(after: eq)...]))
+        return try set(key: String(assignment[..<eq]), value: String(assignment[assignment.index(after: eq)...]))
     }
 
     /// Every settable key, in declaration order.
@@ -27,21 +33,51 @@ extension RunConfig {
     /// The type of a key as shown in help texts ("Int", "Float", "one of adam|adamw|sgd", …).
     public static func typeDescription(of key: String) -> String? { fieldTable[key]?.typeDescription }
 
+    /// What a key does, for help texts.
+    public static func help(of key: String) -> String? { fieldTable[key]?.help }
+
     /// The current value of `key` as an override string.
     public func value(of key: String) -> String? { RunConfig.fieldTable[key]?.describe(self) }
 
+    /// The key `key` names (itself, or the kebab-case form of an old camelCase spelling, with a note), or nil.
+    public static func canonicalKey(_ key: String) -> (key: String, note: String?)? {
+        if fieldTable[key] != nil { return (key, nil) }
+        let kebab = ConfigSpelling.kebab(key)
+        guard fieldTable[kebab] != nil else { return nil }
+        return (kebab, ConfigSpelling.note(old: key, new: kebab))
+    }
+
     static let fields: [ConfigField] = [
-        .init("method", \.method), .init("retention", \.retention), .init("rho", \.rho), .init("bias", \.bias),
-        .init("init", \.`init`), .init("normalizeInput", \.normalizeInput), .init("lossClasses", \.lossClasses),
-        .init("initial", \.initial), .init("increment", \.increment), .init("epochs", \.epochs), .init("lr", \.lr),
-        .init("batchSize", \.batchSize), .init("evalBatchSize", \.evalBatchSize), .init("optimizer", \.optimizer),
-        .init("weightDecay", \.weightDecay), .init("momentum", \.momentum), .init("schedule", \.schedule),
-        .init("milestones", \.milestones), .init("gamma", \.gamma), .init("warmupEpochs", \.warmupEpochs),
-        .init("minLRFactor", \.minLRFactor), .init("seeds", \.seeds),
-        .init("attention.reading", \.attention.reading), .init("attention.tokens", \.attention.tokens),
-        .init("attention.heads", \.attention.heads), .init("attention.mlpRatio", \.attention.mlpRatio),
-        .init("prompt.length", \.prompt.length), .init("prompt.init", \.prompt.`init`),
-        .init("prompt.phrase", \.prompt.phrase), .init("prompt.std", \.prompt.std),
+        .init("method", \.method, "Method to run"),
+        .init("retention", \.retention, "Parameter retention after each task t >= 1"),
+        .init("rho", \.rho, "topk: fraction of entries (per tensor) that keep their new value"),
+        .init("bias", \.bias, "soft, soft-svd: mask bias b (RAPF mix_bias)"),
+        .init("init", \.`init`, "Linear adapter initialisation"),
+        .init("normalize-input", \.normalizeInput, "Linear adapter: L2-normalise the embedding before W as well"),
+        .init("loss-classes", \.lossClasses, "Training softmax over the seen classes or the current task's"),
+        .init("initial", \.initial, "Classes in the first task (0 = same as increment)"),
+        .init("increment", \.increment, "Classes per later task"),
+        .init("epochs", \.epochs, "Epochs per task"),
+        .init("lr", \.lr, "Learning rate"),
+        .init("batch-size", \.batchSize, "Training batch size"),
+        .init("eval-batch-size", \.evalBatchSize, "Evaluation batch size (memory only)"),
+        .init("optimizer", \.optimizer, "Optimiser, new for every task"),
+        .init("weight-decay", \.weightDecay, "Weight decay"),
+        .init("momentum", \.momentum, "SGD momentum"),
+        .init("schedule", \.schedule, "Learning-rate schedule"),
+        .init("milestones", \.milestones, "multistep: epochs at which the rate is multiplied by gamma"),
+        .init("gamma", \.gamma, "multistep: rate factor at each milestone"),
+        .init("warmup-epochs", \.warmupEpochs, "cosine: linear warm-up length in epochs"),
+        .init("min-lr-factor", \.minLRFactor, "cosine: final learning-rate factor"),
+        .init("seeds", \.seeds, "Seeds, one run each (mean +- std over them)"),
+        .init("attention.reading", \.attention.reading, "Attention adapter: tokens cut from the embedding, or crossmodal"),
+        .init("attention.tokens", \.attention.tokens, "Attention adapter: number of tokens T"),
+        .init("attention.heads", \.attention.heads, "Attention adapter: heads"),
+        .init("attention.mlp-ratio", \.attention.mlpRatio, "Attention adapter: MLP width / token width"),
+        .init("prompt.length", \.prompt.length, "Prompt tuning: number of context vectors M"),
+        .init("prompt.init", \.prompt.`init`, "Prompt tuning: random or phrase initialisation"),
+        .init("prompt.phrase", \.prompt.phrase, "Prompt tuning: phrase for phrase init"),
+        .init("prompt.std", \.prompt.std, "Prompt tuning: std of the random init"),
     ]
 
     static let fieldTable: [String: ConfigField] = Dictionary(uniqueKeysWithValues: fields.map { ($0.key, $0) })
@@ -59,7 +95,8 @@ extension RunConfig {
     private mutating func decodeLevel(_ c: KeyedDecodingContainer<ConfigKey>, prefix: String) throws {
         // Sorted so that the first unknown key reported is deterministic.
         for key in c.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
-            let path = prefix + key.stringValue
+            // Old spellings decode too (result files written before the rename); ExperimentConfig reports them.
+            let path = RunConfig.canonicalKey(prefix + key.stringValue)?.key ?? (prefix + key.stringValue)
             if let field = RunConfig.fieldTable[path] {
                 do {
                     try field.decode(&self, c, key)
@@ -70,6 +107,23 @@ extension RunConfig {
                 try decodeLevel(try c.nestedContainer(keyedBy: ConfigKey.self, forKey: key), prefix: path + ".")
             } else {
                 throw ContinualError.invalidConfig(key: path, reason: "unknown key")
+            }
+        }
+    }
+
+    /// JSON with the canonical keys; `attention.*` and `prompt.*` as nested objects.
+    public func encode(to encoder: any Encoder) throws {
+        var top = encoder.container(keyedBy: ConfigKey.self)
+        var groups: [String: KeyedEncodingContainer<ConfigKey>] = [:]
+        for field in RunConfig.fields {
+            let parts = field.key.split(separator: ".", maxSplits: 1).map(String.init)
+            if parts.count == 2 {
+                if groups[parts[0]] == nil {
+                    groups[parts[0]] = top.nestedContainer(keyedBy: ConfigKey.self, forKey: ConfigKey(stringValue: parts[0]))
+                }
+                try field.encode(self, &groups[parts[0]]!, ConfigKey(stringValue: parts[1]))
+            } else {
+                try field.encode(self, &top, ConfigKey(stringValue: field.key))
             }
         }
     }
@@ -95,12 +149,15 @@ struct ConfigKey: CodingKey {
 struct ConfigField: Sendable {
     let key: String
     let typeDescription: String
+    let help: String
     let parse: @Sendable (inout RunConfig, String) throws(ContinualError) -> Void
     let decode: @Sendable (inout RunConfig, KeyedDecodingContainer<ConfigKey>, ConfigKey) throws -> Void
+    let encode: @Sendable (RunConfig, inout KeyedEncodingContainer<ConfigKey>, ConfigKey) throws -> Void
     let describe: @Sendable (RunConfig) -> String
 
-    init<T: ConfigValue>(_ key: String, _ path: WritableKeyPath<RunConfig, T> & Sendable) {
+    init<T: ConfigValue>(_ key: String, _ path: WritableKeyPath<RunConfig, T> & Sendable, _ help: String) {
         self.key = key
+        self.help = help
         typeDescription = T.typeDescription
         parse = { (config: inout RunConfig, text: String) throws(ContinualError) in
             guard let v = T(configString: trimmed(text)) else {
@@ -111,6 +168,7 @@ struct ConfigField: Sendable {
         decode = { config, container, codingKey in
             config[keyPath: path] = try container.decode(T.self, forKey: codingKey)
         }
+        encode = { config, container, codingKey in try container.encode(config[keyPath: path], forKey: codingKey) }
         describe = { $0[keyPath: path].configString }
     }
 }
@@ -199,4 +257,27 @@ private func trimmed(_ text: String) -> String {
     while let f = s.first, f.isWhitespace { s = s.dropFirst() }
     while let l = s.last, l.isWhitespace { s = s.dropLast() }
     return String(s)
+}
+
+/// The one spelling of config keys: kebab-case, dotted for groups (`attention.mlp-ratio`).
+public enum ConfigSpelling {
+    /// `lossClasses` → `loss-classes`, `minLRFactor` → `min-lr-factor`, `attention.mlpRatio` → `attention.mlp-ratio`.
+    public static func kebab(_ key: String) -> String {
+        key.split(separator: ".", omittingEmptySubsequences: false).map { part -> String in
+            let chars = Array(part)
+            var out = ""
+            for (i, c) in chars.enumerated() {
+                // A capital starts a word, except inside an acronym (a capital after a capital, not before a lowercase).
+                let startsWord = c.isUppercase && i > 0
+                    && (!chars[i - 1].isUppercase || (i + 1 < chars.count && chars[i + 1].isLowercase))
+                if startsWord { out += "-" }
+                out += c.lowercased()
+            }
+            return out
+        }.joined(separator: ".")
+    }
+
+    static func note(old: String, new: String) -> String {
+        "note: '\(old)' is now spelled '\(new)' (the old spelling still works)"
+    }
 }

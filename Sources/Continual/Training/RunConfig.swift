@@ -3,7 +3,7 @@ import TensorKit
 /// Every knob of one continual run, with the defaults of method.md (§3–§7; RAPF's verified
 /// training settings where the seed paper is silent).
 ///
-/// JSON (Codable): keys are the property names; nested options live under `attention` and `prompt`.
+/// JSON (Codable): the keys of `RunConfig.fields` (kebab-case); nested options live under `attention` and `prompt`.
 /// A config file may give any subset of keys (the rest keep their defaults); an unknown key is an
 /// error. `set(key:value:)` applies a `--set path.to.key=value` override with type checking.
 public struct RunConfig: Codable, Sendable, Equatable {

@@ -1,45 +1,39 @@
 import Continual
 import Foundation
 
-/// Plain flags that override config keys (`--rho 0.1` is `--set rho=0.1`).
-let runOverrideFlags: [(flag: String, key: String, help: String)] = [
-    ("features", "features", "Feature cache directory"),
-    ("method", "method", "zeroshot | linear | attention | prompt | finetune | joint | ncm"),
-    ("retention", "retention", "none | topk | soft | soft-svd"),
-    ("rho", "rho", "topk: fraction of entries that keep their new value"),
-    ("bias", "bias", "soft, soft-svd: mask bias b"),
-    ("init", "init", "Linear adapter init: identity | default"),
-    ("loss-classes", "lossClasses", "Training softmax over: seen | current"),
-    ("initial", "initial", "Classes in the first task (0 = same as --increment)"),
-    ("increment", "increment", "Classes per later task"),
-    ("epochs", "epochs", "Epochs per task"),
-    ("lr", "lr", "Learning rate"),
-    ("batch-size", "batchSize", "Training batch size"),
-    ("seeds", "seeds", "Comma-separated seeds (mean ± std over them)"),
-    ("class-order", "classOrder", "published | seed:N | comma-separated label ids"),
-]
+/// Every config key is also a flag with the same name (`--rho 0.1` is `--set rho=0.1`, `--attention.heads 8` is
+/// `--set attention.heads=8`): one spelling for config files, flags, `--set` and `--grid`.
+let configKeyOptions: [OptionSpec] = ExperimentConfig.experimentKeys.map { OptionSpec.option($0.key, "VALUE", $0.help) }
+    + RunConfig.keys.map { key in
+        OptionSpec.option(key, "VALUE", (RunConfig.help(of: key) ?? "") + " (" + (RunConfig.typeDescription(of: key) ?? "") + ")")
+    }
 
 let runOptions: [OptionSpec] = [
     .option("config", "FILE", "Experiment config (JSON); flags and --set override it"),
-    .repeated("set", "KEY=VALUE", "Override any config key, e.g. --set attention.heads=8"),
+    .repeated("set", "KEY=VALUE", "Override any config key, e.g. --set attention.heads=8 (same names as the flags below)"),
     .option("out", "DIR", "Run directory (default runs/<name>)"),
     .flag("resume", "Continue an interrupted run in --out from its last completed task"),
     .flag("json", "Print metrics.json's summary on stdout"),
-] + runOverrideFlags.map { .option($0.flag, "VALUE", $0.help) }
+] + configKeyOptions
 
-/// Builds the experiment config from --config, the plain flags and --set (in that order).
+/// Builds the experiment config from --config, the key flags and --set (in that order); prints a note for every
+/// key given in an old spelling.
 func experimentConfig(_ args: ParsedArguments) throws -> ExperimentConfig {
     var config = ExperimentConfig()
     if let path = args.string("config") {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw UsageError(message: "cannot read config file \(path)", command: args.command)
         }
-        config = try ExperimentConfig.decode(data, source: path)
+        var notes: [String] = []
+        config = try ExperimentConfig.decode(data, source: path, notes: &notes)
+        notes.forEach(printError)
     }
-    for o in runOverrideFlags {
-        if let v = args.string(o.flag) { try config.set("\(o.key)=\(v)") }
+    for o in configKeyOptions {
+        if let v = args.string(o.name), let note = try config.set("\(o.name)=\(v)") { printError(note) }
     }
-    for assignment in args.strings("set") { try config.set(assignment) }
+    for assignment in args.strings("set") {
+        if let note = try config.set(assignment) { printError(note) }
+    }
     return config
 }
 
@@ -90,9 +84,10 @@ enum SweepCommand: Command {
         var combos: [[(String, String)]] = [[]]
         for axis in axes { combos = combos.flatMap { c in axis.values.map { c + [(axis.key, $0)] } } }
         var entries: [Comparison.Entry] = []
+        var notes: Set<String> = []
         for combo in combos {
             var c = base
-            for (k, v) in combo { try c.set("\(k)=\(v)") }
+            for (k, v) in combo { if let note = try c.set("\(k)=\(v)"), notes.insert(note).inserted { printError(note) } }
             let label = combo.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
             c.name = label
             entries.append(.init(label: label, config: c))
