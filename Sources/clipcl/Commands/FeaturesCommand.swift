@@ -13,6 +13,11 @@ enum FeaturesCommand: Command {
                                [--chunk-size 1024] [--templates FILE] [--model-id ID] [--json]
                clipcl features info DIR [--json]
                clipcl features verify DIR [--json]
+               clipcl features standin --dataset fashion-mnist --out DIR [--dim 512] [--seed 0] [--root PATH]
+
+        standin writes stand-in features made from a dataset's real pixels: a fixed random projection of each image,
+        and per-class means of the training features as "text" features. They keep the class structure of real data
+        where no pre-trained CLIP is available; they are not CLIP features (meta.json's model_id says so).
 
         F is a .npy file (dtype <f4, <f2, <i8 or <i4, C order) or FILE.safetensors:TENSOR. Features are [N, D],
         labels [N] integers, text features [C, D] or [T, C, D] (per template; averaged as CLIP does).
@@ -31,6 +36,9 @@ enum FeaturesCommand: Command {
         .option("chunk-size", "C", "import: rows per shard file (default 1024)"),
         .option("templates", "FILE", "import: the prompt templates behind the text features, one per line (optional)"),
         .option("model-id", "ID", "import: model name stored in meta.json (default 'imported')"),
+        .option("dim", "D", "standin: feature dimension (default 512)"),
+        .option("seed", "S", "standin: seed of the random projection (default 0)"),
+        .option("root", "PATH", "standin: dataset folder (default: the benchmark's default location)"),
         .flag("json", "Print JSON on stdout"),
     ]
 
@@ -42,7 +50,8 @@ enum FeaturesCommand: Command {
         case "import": try importFeatures(args)
         case "info": try info(args)
         case "verify": try verify(args)
-        default: throw UsageError(message: "unknown subcommand '\(sub)' (available: import, info, verify)", command: name)
+        case "standin": try standIn(args)
+        default: throw UsageError(message: "unknown subcommand '\(sub)' (available: import, info, verify, standin)", command: name)
         }
     }
 
@@ -87,6 +96,27 @@ enum FeaturesCommand: Command {
     static func cacheArgument(_ args: ParsedArguments) throws -> FeatureCache {
         guard args.positionals.count == 2 else { throw UsageError(message: "\(args.positionals[0]) takes one cache folder", command: name) }
         return try FeatureCache.open(URL(fileURLWithPath: args.positionals[1]))
+    }
+
+    static func standIn(_ args: ParsedArguments) throws {
+        let out = URL(fileURLWithPath: try args.require("out"))
+        let benchmark = try Benchmark.named(try args.require("dataset"))
+        let root = args.string("root").map { URL(fileURLWithPath: $0) }
+        let dim = try args.int("dim", range: 1...65_536) ?? 512
+        let seed = UInt64(try args.int("seed", range: 0...Int.max) ?? 0)
+        let train = try benchmark.load(split: .train, root: root), test = try benchmark.load(split: .test, root: root)
+        let made = try StandInFeatures.make(train: train, test: test, classNames: try benchmark.classNames(for: train),
+                                            dimension: dim, seed: seed)
+        let summary = try FeatureCacheImporter.write(
+            into: out, dataset: benchmark.name, classNames: made.classNames, logitScale: 100,
+            modelID: "standin:random-projection-\(dim)-seed\(seed)", dtype: .f32, chunkSize: 4096, train: made.train,
+            test: made.test, textFeatures: made.textFeatures, templates: [StandInFeatures.template])
+        if args.flag("json") {
+            try printJSON(summary)
+        } else {
+            print("stand-in features of \(benchmark.name) in \(out.path): train \(summary.train.map(String.init) ?? "-"), "
+                  + "test \(summary.test.map(String.init) ?? "-"), D = \(summary.embedDim) (a proxy for method comparisons, not CLIP)")
+        }
     }
 
     static func info(_ args: ParsedArguments) throws {
