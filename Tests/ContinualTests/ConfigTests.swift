@@ -7,7 +7,8 @@ import Testing
         let c = RunConfig()
         #expect(c.method == .linear && c.retention == .topk && c.optimizer == .adam)
         #expect(c.lr == 1e-3 && c.epochs == 15 && c.milestones == [4, 10] && c.gamma == 0.1 && c.batchSize == 100)
-        #expect(c.schedule == .multistep && c.weightDecay == 0 && c.lossClasses == .seen && c.bias == 0.6)
+        #expect(c.schedule == .multistep && c.weightDecay == 0 && c.lossClasses == .auto && c.bias == 0.6)
+        #expect(c.resolved().lossClasses == .current && c.replay == .none)
         #expect(c.attention.reading == .chunks && c.attention.tokens == 8 && c.attention.heads == 4)
         #expect(c.prompt.length == 16 && c.prompt.std == 0.02 && c.prompt.`init` == .random)
     }

@@ -5,7 +5,10 @@ import TensorKit
 
 /// Learning test on structured synthetic embeddings (`SyntheticSpec` defaults, data seed 1):
 /// D = 32, 10 classes, 5 tasks of 2 (B0 Inc2), identity init, default protocol (Adam lr 1e-3,
-/// 15 epochs, milestones [4, 10], γ 0.1, batch 100, loss over seen classes), training seed 2.
+/// 15 epochs, milestones [4, 10], γ 0.1, batch 100), training seed 2, and the loss over all seen classes set
+/// explicitly: the regime this test is about, where plain fine-tuning drifts towards the newest classes. (With the
+/// default `loss-classes = auto`, i.e. the current task's classes without replay, fine-tuning ends at Last 95.8
+/// here, above top-k's 87.2.)
 /// Prints the table for the integrator. (The attention adapter is exercised in
 /// `AttentionAdapterTests` on a smaller run: its debug-build cost would dominate this suite.)
 ///
@@ -20,6 +23,8 @@ import TensorKit
         let features = try SyntheticSpec().make()
         var rows: [(String, RunResult)] = []
         func run(_ name: String, _ config: RunConfig) throws -> RunResult {
+            var config = config
+            config.lossClasses = .seen
             let (result, _) = try runToEnd(config, features: features)
             rows.append((name, result))
             return result

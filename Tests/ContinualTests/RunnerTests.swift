@@ -59,7 +59,7 @@ private func bitPatterns(_ r: RunResult) -> [UInt64] {
         let runner = try ContinualRunner(config: smallConfig(), classOrder: Array(0..<10), features: features)
         let context = try runner.makeContext(task: 4)
         var rng = RandomGenerator(seed: 1)
-        let linear = LinearAdapter(dimension: 16, config: smallConfig(), rng: &rng)
+        let linear = LinearAdapter(dimension: 16, classCount: 10, config: smallConfig(), rng: &rng)
         let a = try linear.logits(features: features.testFeatures, seenClasses: context.seenClasses, context: context)
         let b = try ZeroShot().logits(features: features.testFeatures, seenClasses: context.seenClasses, context: context)
         #expect(a.storage.map(\.bitPattern) == b.storage.map(\.bitPattern))
@@ -124,6 +124,24 @@ private func bitPatterns(_ r: RunResult) -> [UInt64] {
 
     @Test func ncmResumes() throws {
         try checkResume(smallConfig(.ncm), features: try smallFeatures())
+    }
+
+    @Test(arguments: [MethodKind.simplecil, .fecam, .ranpac])
+    func trainingFreeMethodsResumeBitForBit(_ method: MethodKind) throws {
+        var c = smallConfig(method)
+        c.ranpac.dim = 48
+        try checkResume(c, features: try smallFeatures())
+    }
+
+    /// RAPF, and the seed method with replay: the replayed samples come from the run's generator, so a resumed run
+    /// draws the same ones.
+    @Test func replayResumesBitForBit() throws {
+        var rapf = smallConfig(.rapf)
+        rapf.rapf.threshold = 2   // every (old, new) pair is a hard pair: the hinge runs
+        try checkResume(rapf, features: try smallFeatures())
+        var seed = smallConfig(.linear, retention: .topk)
+        seed.replay = .gaussian
+        try checkResume(seed, features: try smallFeatures())
     }
 
     @Test func resumeRejectsAMismatchedRun() throws {

@@ -69,6 +69,10 @@ import Testing
         let x = randomTensor([3, 7], seed: 21, scale: 4)
         expectPasses(try check.run([x]) { $0[0].gelu() }, "gelu")
         expectPasses(try check.run([x]) { $0[0].quickGELU() }, "quickGELU")
+        // ReLU away from its kink (finite differences straddling 0 would disagree by design).
+        let awayFromZero = Tensor(unchecked: x.shape, storage: x.storage.map { abs($0) < 0.05 ? $0 + 0.1 : $0 })
+        expectPasses(try check.run([awayFromZero]) { $0[0].relu() }, "relu")
+        #expect(Variable(Tensor([-1, 0, 2])).relu().value.storage == [0, 0, 2])
     }
 
     @Test func softmaxWithMasks() throws {

@@ -85,7 +85,8 @@ public struct Experiment {
                                   }
                               },
                               afterTask: { t, m, result in
-                                  try dir.saveTask(seed: seed, task: t, parameters: m.parameters, result: result)
+                                  try dir.saveTask(seed: seed, task: t, parameters: m.parameters, result: result,
+                                                   keepPrevious: m.savesEveryTask)
                                   let r = result.records.last!
                                   say("seed \(seed) task \(t): " + String(format: "A_t %.2f (old ", r.accuracy) + (r.old.map { String(format: "%.2f", $0) } ?? "–") + String(format: ", new %.2f)", r.new))
                               })

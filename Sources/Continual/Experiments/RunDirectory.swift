@@ -10,7 +10,8 @@ import TensorKit
 ///     DIR/accuracy.svg, report.html    accuracy per task; a self-contained report
 ///     DIR/log.txt                      progress lines
 ///     DIR/seed-S/result.json           the seed's result so far (resume point)
-///     DIR/seed-S/adapter-task-T.safetensors   the method's parameters after task T
+///     DIR/seed-S/adapter-task-T.safetensors   the method's parameters after task T (only the latest task's for
+///                                      methods with large state: FeCAM, RanPAC)
 ///
 /// Every file is written to a temporary name, fsynced and renamed (FeatureCacheFiles.writeAtomically), so a kill never leaves a half-written
 /// file; `result.json` is written after the task's weights, so it never points at missing ones.
@@ -51,7 +52,9 @@ public struct RunDirectory: Sendable {
         return out
     }
 
-    func saveTask(seed: UInt64, task: Int, parameters: [String: Tensor], result: RunResult) throws {
+    /// Writes the task's parameters, then result.json (the resume point); with `keepPrevious == false` the previous
+    /// task's parameter file is removed after both are in place (a kill in between leaves both, never neither).
+    func saveTask(seed: UInt64, task: Int, parameters: [String: Tensor], result: RunResult, keepPrevious: Bool = true) throws {
         try FileManager.default.createDirectory(at: seedDirectory(seed), withIntermediateDirectories: true)
         if !parameters.isEmpty {
             var w = SafeTensorsWriter()
@@ -60,6 +63,7 @@ public struct RunDirectory: Sendable {
             try w.write(to: weightsURL(seed, task: task))
         }
         try FeatureCacheFiles.writeAtomically(try Self.encoder.encode(result), to: resultURL(seed))
+        if !keepPrevious && task > 0 { try? FileManager.default.removeItem(at: weightsURL(seed, task: task - 1)) }
     }
 
     static let encoder: JSONEncoder = {

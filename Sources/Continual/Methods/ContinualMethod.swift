@@ -20,6 +20,13 @@ public protocol ContinualMethod {
     /// Trainable state to save after each task (adapter weights, prompts, class means).
     var parameters: [String: Tensor] { get }
     mutating func load(parameters: [String: Tensor]) throws
+    /// Whether a run directory keeps the parameters of every task (true), or only the latest task's, for methods
+    /// whose state is too large to keep one copy per task (FeCAM's covariances, RanPAC's Gram matrix).
+    var savesEveryTask: Bool { get }
+}
+
+extension ContinualMethod {
+    public var savesEveryTask: Bool { true }
 }
 
 /// What a method may know about the current task. Label ids are original dataset ids.

@@ -20,8 +20,8 @@ public enum MethodFactory {
         switch config.method {
         case .zeroshot:
             return ZeroShot()
-        case .linear, .finetune, .joint:
-            return LinearAdapter(dimension: dimension, config: config, rng: &rng)
+        case .linear, .finetune, .joint, .rapf:
+            return LinearAdapter(dimension: dimension, classCount: classCount, config: config, rng: &rng)
         case .attention:
             return try AttentionAdapter(dimension: dimension, config: config, rng: &rng)
         case .prompt:
@@ -31,6 +31,12 @@ public enum MethodFactory {
             return try PromptTuning(encoder: textEncoder, config: config, rng: &rng)
         case .ncm:
             return NearestClassMean(dimension: dimension, classCount: classCount)
+        case .simplecil:
+            return NearestClassMean(dimension: dimension, classCount: classCount, normalizeSamples: false)
+        case .fecam:
+            return FeCAM(dimension: dimension, classCount: classCount, alpha1: config.fecam.alpha1, alpha2: config.fecam.alpha2)
+        case .ranpac:
+            return RanPAC(dimension: dimension, classCount: classCount, options: config.ranpac, rng: &rng)
         }
     }
 }

@@ -1,23 +1,31 @@
 import TensorKit
 
 /// Nearest class mean on frozen embeddings: logits = scale · cos(f, μ_c), where μ_c is the mean of
-/// the L2-normalised training embeddings of class c.
+/// the L2-normalised training embeddings of class c (`ncm`), or of the raw embeddings (`simplecil`: SimpleCIL/ADAM,
+/// Zhou et al., as LAMDA-PILOT's `models/simplecil.py`: prototypes are the mean of un-normalised features, scored by a
+/// cosine classifier whose scale σ = 1 is never trained).
 ///
 /// Means accumulate per task from that task's data only: a class's mean is computed while its data
-/// is present, so the exemplar-free protocol holds. Stored as `sums` [C, D] (sum of normalised
+/// is present, so the exemplar-free protocol holds. Stored as `sums` [C, D] (sum of the normalised or raw
 /// embeddings, by original label id) and `counts` [C] (samples per class; 0 = not yet seen), so a
 /// class met again would be merged exactly.
 public struct NearestClassMean: ContinualMethod {
     var state: AdapterParameters
+    /// true: average L2-normalised embeddings (NCM); false: raw embeddings (SimpleCIL).
+    let normalizeSamples: Bool
 
-    public init(dimension: Int, classCount: Int) {
+    public init(dimension: Int, classCount: Int, normalizeSamples: Bool = true) {
+        self.normalizeSamples = normalizeSamples
         state = AdapterParameters([
             ("sums", Tensor(unchecked: [classCount, dimension], storage: [Float](repeating: 0, count: classCount * dimension))),
             ("counts", Tensor(unchecked: [classCount], storage: [Float](repeating: 0, count: classCount))),
         ], rule: .none)
     }
 
-    public var description: String { "ncm: cosine to the mean of L2-normalised frozen embeddings per class, no training" }
+    public var description: String {
+        normalizeSamples ? "ncm: cosine to the mean of L2-normalised frozen embeddings per class, no training"
+                         : "simplecil: cosine to the mean of raw frozen embeddings per class (SimpleCIL prototypes), no training"
+    }
 
     public mutating func beginTask(_ t: Int, context: TaskContext) throws {}
 
@@ -25,7 +33,7 @@ public struct NearestClassMean: ContinualMethod {
                                log: (TrainingEvent) -> Void) throws {
         var sums = state["sums"], counts = state["counts"]
         let d = sums.shape[1]
-        let x = try data.features.l2Normalized()
+        let x = normalizeSamples ? try data.features.l2Normalized() : data.features
         for (i, label) in data.labels.enumerated() {
             guard label >= 0 && label < counts.count else {
                 throw ContinualError.invalidData("ncm: label \(label) outside 0..<\(counts.count)")

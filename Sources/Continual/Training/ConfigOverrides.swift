@@ -54,7 +54,8 @@ extension RunConfig {
         .init("bias", \.bias, "soft, soft-svd: mask bias b (RAPF mix_bias)"),
         .init("init", \.`init`, "Linear adapter initialisation"),
         .init("normalize-input", \.normalizeInput, "Linear adapter: L2-normalise the embedding before W as well"),
-        .init("loss-classes", \.lossClasses, "Training softmax over the seen classes or the current task's"),
+        .init("loss-classes", \.lossClasses, "Training softmax over the seen classes or the current task's (auto: seen with replay)"),
+        .init("replay", \.replay, "Replay Gaussian pseudo-features of old classes (linear adapter; RAPF)"),
         .init("initial", \.initial, "Classes in the first task (0 = same as increment)"),
         .init("increment", \.increment, "Classes per later task"),
         .init("epochs", \.epochs, "Epochs per task"),
@@ -78,12 +79,21 @@ extension RunConfig {
         .init("prompt.init", \.prompt.`init`, "Prompt tuning: random or phrase initialisation"),
         .init("prompt.phrase", \.prompt.phrase, "Prompt tuning: phrase for phrase init"),
         .init("prompt.std", \.prompt.std, "Prompt tuning: std of the random init"),
+        .init("fecam.alpha1", \.fecam.alpha1, "FeCAM: covariance shrinkage on the diagonal (x mean variance)"),
+        .init("fecam.alpha2", \.fecam.alpha2, "FeCAM: covariance shrinkage off the diagonal (x mean covariance)"),
+        .init("ranpac.dim", \.ranpac.dim, "RanPAC: width M of the random projection"),
+        .init("ranpac.lambda", \.ranpac.lambda, "RanPAC: ridge lambda, auto (chosen per task) or a value"),
+        .init("rapf.beta", \.rapf.beta, "RAPF: replay floor(10 beta) samples per old class and floor(20 beta) per hard pair"),
+        .init("rapf.threshold", \.rapf.threshold, "RAPF: hard pairs are classes whose text embeddings are closer than this"),
+        .init("rapf.shrinkage", \.rapf.shrinkage, "RAPF: shrink the covariances before sampling"),
+        .init("rapf.classes-per-batch", \.rapf.classesPerBatch, "RAPF: old classes replayed per batch"),
+        .init("rapf.hinge", \.rapf.hinge, "RAPF: hinge loss on hard pairs (margin 0.1)"),
     ]
 
     static let fieldTable: [String: ConfigField] = Dictionary(uniqueKeysWithValues: fields.map { ($0.key, $0) })
 
     /// Key prefixes that are JSON objects.
-    static let groups: Set<String> = ["attention", "prompt"]
+    static let groups: Set<String> = ["attention", "prompt", "fecam", "ranpac", "rapf"]
 
     // MARK: - Decoding (any subset of keys; unknown keys rejected)
 
@@ -243,7 +253,19 @@ extension ConfigEnum {
 }
 
 extension MethodKind: ConfigEnum {}
+
+extension RidgeLambda: ConfigValue {
+    static var typeDescription: String { "auto or a number" }
+    init?(configString s: String) { self.init(text: s) }
+    var configString: String {
+        switch self {
+        case .auto: "auto"
+        case let .value(v): "\(v)"
+        }
+    }
+}
 extension RetentionKind: ConfigEnum {}
+extension ReplayKind: ConfigEnum {}
 extension AdapterInit: ConfigEnum {}
 extension LossClasses: ConfigEnum {}
 extension OptimizerKind: ConfigEnum {}

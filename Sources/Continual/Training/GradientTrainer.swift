@@ -6,7 +6,8 @@ import TensorKit
 /// shuffles the task's samples with the run's seeded generator (Fisher–Yates on 0..<n) and walks
 /// them in batches of `batchSize` (the last batch may be smaller, like PyTorch's DataLoader with
 /// drop_last = False). Per batch: logits over `lossClasses` from the method's `forward`, mean
-/// cross-entropy, backward, optimiser step. The learning rate is `lr · factor`, with the factor
+/// cross-entropy (over the batch and any rows `BatchExtras` append), plus any extra loss term, backward, optimiser
+/// step. The learning rate is `lr · factor`, with the factor
 /// from `RunConfig.learningRateFactor` (multistep per epoch, cosine per step).
 ///
 /// A non-finite input batch, logit or loss (checked before the step) or parameter (checked after
@@ -20,10 +21,20 @@ struct GradientTrainer {
     /// variables (in `names` order) that require gradients.
     typealias Forward = (_ parameters: [Variable], _ features: Tensor) throws -> Variable
 
+    /// What a method adds to every batch (RAPF's replay and hinge): called with the run's generator, after the epoch's
+    /// shuffle and then per step, so a resumed run draws the same samples.
+    struct BatchExtras {
+        var beginEpoch: (inout RandomGenerator) -> Void
+        /// Extra rows for the cross-entropy: features (D per row) and their labels (original label ids).
+        var rows: (_ step: Int, inout RandomGenerator) throws -> (features: [Float], labels: [Int])
+        /// An extra loss term added to the step's cross-entropy.
+        var loss: (_ parameters: [Variable], inout RandomGenerator) throws -> Variable?
+    }
+
     /// Trains `parameters` (values for `names`, in that order) in place.
     func train(
         parameters: inout [Tensor], names: [String], data: TaskData, lossClasses: [Int], task: Int,
-        rng: inout RandomGenerator, log: (TrainingEvent) -> Void, forward: Forward
+        rng: inout RandomGenerator, log: (TrainingEvent) -> Void, extras: BatchExtras? = nil, forward: Forward
     ) throws {
         let n = data.count
         guard n > 0 else { throw ContinualError.invalidData("task \(task) has no training samples") }
@@ -44,6 +55,7 @@ struct GradientTrainer {
         for epoch in 0..<config.epochs {
             let started = ContinuousClock.now
             rng.shuffle(&order)
+            extras?.beginEpoch(&rng)
             var lossSum: Double = 0
             for step in 0..<stepsPerEpoch {
                 let lr = config.lr * config.learningRateFactor(epoch: epoch, stepInTask: epoch * stepsPerEpoch + step,
@@ -51,7 +63,18 @@ struct GradientTrainer {
                 let rows = Array(order[(step * batchSize)..<min(n, (step + 1) * batchSize)])
                 let loss: Float
                 do {
-                    let x = try data.features.gather(rows: rows, indexShape: [rows.count])
+                    var x = try data.features.gather(rows: rows, indexShape: [rows.count])
+                    var labels = rows.map { targets[$0] }
+                    if let extras {
+                        let (more, moreLabels) = try extras.rows(step, &rng)
+                        if !moreLabels.isEmpty {
+                            for label in moreLabels where column[label] == nil {
+                                throw ContinualError.invalidData("task \(task): replayed label \(label) is not among the loss classes")
+                            }
+                            x = Tensor(unchecked: [rows.count + moreLabels.count, x.shape[1]], storage: x.storage + more)
+                            labels += moreLabels.map { column[$0]! }
+                        }
+                    }
                     // Checked before use: TensorKit's vectorised exp traps on NaN (softmax, attention,
                     // cross-entropy), so a NaN must be caught before it reaches those kernels.
                     guard x.storage.allSatisfy(\.isFinite) else {
@@ -62,7 +85,8 @@ struct GradientTrainer {
                     guard logits.value.storage.allSatisfy(\.isFinite) else {
                         throw ContinualError.nonFinite(what: "logits", task: task, epoch: epoch, step: step)
                     }
-                    let lossVariable = try logits.crossEntropy(labels: rows.map { targets[$0] })
+                    var lossVariable = try logits.crossEntropy(labels: labels)
+                    if let extra = try extras?.loss(variables, &rng) { lossVariable = try lossVariable + extra }
                     loss = lossVariable.value.storage[0]
                     guard loss.isFinite else {
                         throw ContinualError.nonFinite(what: "loss (\(loss))", task: task, epoch: epoch, step: step)

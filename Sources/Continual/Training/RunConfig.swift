@@ -7,7 +7,7 @@ import TensorKit
 /// A config file may give any subset of keys (the rest keep their defaults); an unknown key is an
 /// error. `set(key:value:)` applies a `--set path.to.key=value` override with type checking.
 public struct RunConfig: Codable, Sendable, Equatable {
-    /// zeroshot | linear | attention | prompt | finetune | joint | ncm
+    /// zeroshot | linear | attention | prompt | finetune | joint | ncm | simplecil | fecam | ranpac | rapf
     public var method: MethodKind = .linear
     /// none | topk | soft | soft-svd, applied after each task t ≥ 1 (method.md §6).
     public var retention: RetentionKind = .topk
@@ -22,8 +22,12 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var `init`: AdapterInit = .identity
     /// Linear adapter: L2-normalise the input embedding before W as well (method.md §3 flag).
     public var normalizeInput: Bool = false
-    /// seen (softmax over all seen classes, the RAPF/seed protocol) | current (this task's classes).
-    public var lossClasses: LossClasses = .seen
+    /// auto | seen (softmax over all seen classes) | current (this task's classes). `auto` is `seen` with replay and
+    /// `current` without: a softmax over old classes with no old data teaches an adapter to reject them (method.md §2,
+    /// measured: linear + topk with `seen` and no replay ended at Last 21.0 on stand-in Fashion-MNIST features).
+    public var lossClasses: LossClasses = .auto
+    /// none | gaussian: replay Gaussian pseudo-features of old classes (RAPF); see `rapf`.
+    public var replay: ReplayKind = .none
     /// Scenario split: task 0 holds `initial` classes (0 ⇒ `increment`, i.e. B0), later tasks `increment`.
     public var initial: Int = 0
     public var increment: Int = 10
@@ -49,8 +53,47 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var seeds: [Int] = [2]
     public var attention = AttentionOptions()
     public var prompt = PromptOptions()
+    public var fecam = FeCAMOptions()
+    public var ranpac = RanPACOptions()
+    public var rapf = RAPFOptions()
 
     public init() {}
+
+    /// RAPF (Huang et al., ECCV 2024) as its code does it (linlany/RAPF `main.py`, `continual_clip/models.py`, 81d41df):
+    /// Gaussian replay (`replay = gaussian`) and the hard-pair hinge. Defaults: its CIFAR-100 10-10 config.
+    public struct RAPFOptions: Codable, Sendable, Equatable {
+        /// Replay ⌊10β⌋ samples per replayed class per batch; ⌊20β⌋ per hard pair for the hinge.
+        public var beta: Double = 2
+        /// Hard pairs: a new and an old class whose L2-normalised text embeddings are closer than this (Euclidean).
+        public var threshold: Double = 0.55
+        /// Sample from cov + mean(diag)·I + mean(off-diag)·(1 − I) (RAPF's `shrink_cov`; ImageNet-R, CUB).
+        public var shrinkage: Bool = false
+        /// Old classes replayed per batch, taken in turn from a list shuffled every epoch (RAPF: 2; 4 for CIFAR-100
+        /// B50 Inc5, 5 for ImageNet-R, 10 for CUB).
+        public var classesPerBatch: Int = 2
+        /// The hinge on hard pairs (margin 0.1, as hard-coded in RAPF).
+        public var hinge: Bool = true
+        public init() {}
+    }
+
+    /// FeCAM (Goswami et al. 2023), as its official frozen-ViT scripts: covariance shrinkage
+    /// S + alpha1·mean(diag S)·I + alpha2·mean(off-diag S)·(1 − I). CIFAR-100: 1, 0; ImageNet-R: 10, 10.
+    public struct FeCAMOptions: Codable, Sendable, Equatable {
+        public var alpha1: Double = 1
+        public var alpha2: Double = 0
+        public init() {}
+    }
+
+    /// RanPAC (McDonnell et al. 2023) without its optional first-session adaptation: a fixed random projection to
+    /// `dim` features with ReLU, and ridge regression on the accumulated Gram matrix.
+    public struct RanPACOptions: Codable, Sendable, Equatable {
+        /// M, the projection's width (the official code: 10,000).
+        public var dim: Int = 10_000
+        /// The ridge λ: `auto` picks it each task as RanPAC does (10^-8 … 10^8, least squared error on a 20 % split of
+        /// the task's data), or a fixed value.
+        public var lambda: RidgeLambda = .auto
+        public init() {}
+    }
 
     /// Self-attention adapter options (method.md §4).
     public struct AttentionOptions: Codable, Sendable, Equatable {
@@ -81,12 +124,20 @@ public struct RunConfig: Codable, Sendable, Equatable {
 
     /// The config actually run: baselines without parameter retention get `retention = none`
     /// (finetune is "linear without retention", joint trains once, zeroshot and ncm train nothing).
+    /// and `rapf` is the linear adapter with RAPF's parts: default (nn.Linear) init, Gaussian replay, hinge (unless
+    /// `rapf.hinge = false`) and soft-svd fusion. `loss-classes = auto` becomes `seen` with replay, else `current`.
     public func resolved() -> RunConfig {
         var c = self
         switch method {
-        case .finetune, .joint, .zeroshot, .ncm: c.retention = .none
+        case .finetune, .joint, .zeroshot, .ncm, .simplecil, .fecam, .ranpac: c.retention = .none
+        case .rapf:
+            c.`init` = .default
+            c.replay = .gaussian
+            c.retention = .softSVD
         case .linear, .attention, .prompt: break
         }
+        if !c.method.usesReplay { c.replay = .none }
+        if c.lossClasses == .auto { c.lossClasses = c.replay == .none ? .current : .seen }
         return c
     }
 
@@ -116,6 +167,17 @@ public struct RunConfig: Codable, Sendable, Equatable {
         try check(prompt.length >= 1, "prompt.length", "must be ≥ 1, got \(prompt.length)")
         try check(prompt.std.isFinite && prompt.std >= 0, "prompt.std", "must be finite and ≥ 0, got \(prompt.std)")
         try check(!prompt.phrase.isEmpty || prompt.`init` != .phrase, "prompt.phrase", "must not be empty with prompt.init = phrase")
+        try check(fecam.alpha1.isFinite && fecam.alpha1 >= 0, "fecam.alpha1", "must be finite and ≥ 0, got \(fecam.alpha1)")
+        try check(fecam.alpha2.isFinite && fecam.alpha2 >= 0, "fecam.alpha2", "must be finite and ≥ 0, got \(fecam.alpha2)")
+        try check(ranpac.dim >= 1 && ranpac.dim <= 65_536, "ranpac.dim", "must be in 1...65536, got \(ranpac.dim)")
+        try check(rapf.beta.isFinite && rapf.beta >= 0, "rapf.beta", "must be finite and ≥ 0, got \(rapf.beta)")
+        try check(rapf.threshold.isFinite && rapf.threshold >= 0, "rapf.threshold", "must be finite and ≥ 0, got \(rapf.threshold)")
+        try check(rapf.classesPerBatch >= 1, "rapf.classes-per-batch", "must be ≥ 1, got \(rapf.classesPerBatch)")
+        try check(replay == .none || resolved().lossClasses == .seen, "loss-classes",
+                  "replayed old classes need the softmax over all seen classes (seen or auto), got current")
+        if case let .value(l) = ranpac.lambda {
+            try check(l.isFinite && l > 0, "ranpac.lambda", "must be auto or a finite value > 0, got \(l)")
+        }
     }
 
     /// The training learning-rate schedule for a task of `stepsPerEpoch` steps per epoch.
@@ -136,7 +198,39 @@ public struct RunConfig: Codable, Sendable, Equatable {
 // MARK: - Enumerated options
 
 public enum MethodKind: String, Codable, Sendable, CaseIterable {
-    case zeroshot, linear, attention, prompt, finetune, joint, ncm
+    case zeroshot, linear, attention, prompt, finetune, joint, ncm, simplecil, fecam, ranpac, rapf
+
+    /// Methods that can replay pseudo-features: the linear adapter (and its RAPF form).
+    public var usesReplay: Bool { self == .linear || self == .rapf }
+}
+
+public enum ReplayKind: String, Codable, Sendable, CaseIterable {
+    case none, gaussian
+}
+
+/// RanPAC's ridge λ: chosen per task from the data (`auto`), or fixed.
+public enum RidgeLambda: Codable, Sendable, Equatable {
+    case auto
+    case value(Double)
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self), let v = RidgeLambda(text: s) { self = v; return }
+        let v = try c.decode(Double.self)
+        self = .value(v)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .auto: try c.encode("auto")
+        case let .value(v): try c.encode(v)
+        }
+    }
+
+    init?(text: String) {
+        if text == "auto" { self = .auto } else if let v = Double(text) { self = .value(v) } else { return nil }
+    }
 }
 
 public enum RetentionKind: String, Codable, Sendable, CaseIterable {
@@ -150,7 +244,7 @@ public enum AdapterInit: String, Codable, Sendable, CaseIterable {
 }
 
 public enum LossClasses: String, Codable, Sendable, CaseIterable {
-    case seen, current
+    case auto, seen, current
 }
 
 public enum OptimizerKind: String, Codable, Sendable, CaseIterable {

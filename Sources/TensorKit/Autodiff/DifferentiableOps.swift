@@ -221,6 +221,15 @@ extension Variable {
         }
     }
 
+    /// max(x, 0); the gradient at exactly 0 is taken as 0 (PyTorch's convention).
+    public func relu() -> Variable {
+        let xv = value
+        let y = Tensor(unchecked: xv.shape, storage: xv.storage.map { max($0, 0) })
+        return Variable(y, inputs: [self]) { g in
+            [Tensor(unchecked: g.shape, storage: zip(g.storage, xv.storage).map { $1 > 0 ? $0 : 0 })]
+        }
+    }
+
     public func gelu() -> Variable { activation(.gelu) }
     public func quickGELU() -> Variable { activation(.quickGELU) }
 
