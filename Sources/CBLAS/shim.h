@@ -16,3 +16,5 @@ void dposv_(const char *uplo, const int *n, const int *nrhs, double *a, const in
             int *info);
 // Double-precision Cholesky factorisation.
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+// Double-precision LU solve (general matrix).
+void dgesv_(const int *n, const int *nrhs, double *a, const int *lda, int *ipiv, double *b, const int *ldb, int *info);

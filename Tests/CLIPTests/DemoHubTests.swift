@@ -24,9 +24,13 @@ import TestSupport
         let dir = try HubTestDirectory()
         let repo = "openai/clip-vit-base-patch32"
         let commit = try hub.publish(repo, manifest: try #require(try HubFixtures.manifest().repos[repo]))
-        let r = try demo(hub.endpoint, cache: dir.url.appendingPathComponent("hub"), out: dir.url.appendingPathComponent("out"))
+        // A training-free, a statistics-keeping and a trained method (all ten take minutes in a debug build).
+        let r = try demo(hub.endpoint, cache: dir.url.appendingPathComponent("hub"), out: dir.url.appendingPathComponent("out"),
+                         ["--methods", "zeroshot,fecam,rapf"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("Fashion-MNIST B0Inc2, openai/clip-vit-base-patch32, 40 train / 20 test images"), "\(r.stdout)")
+        for m in ["zeroshot", "fecam", "rapf"] { #expect(r.stdout.contains("\n\(m) "), "\(m) missing in \(r.stdout)") }
+        #expect(!r.stdout.contains("ranpac"), "\(r.stdout)")
         #expect(!r.stdout.contains("random weights") && !r.stderr.contains("falling back"), "\(r.stdout)\n\(r.stderr)")
         #expect(hub.downloadedPaths.contains("pytorch_model.bin"))
         // The feature cache names the served weights and the commit they came from.
@@ -47,6 +51,15 @@ import TestSupport
         #expect(r.status != 0)
         #expect(r.stderr.contains("hub repo 'openai/clip-vit-base-patch32' not found at"), "\(r.stderr)")
         #expect(!r.stderr.contains("falling back"), "\(r.stderr)")
+    }
+
+    @Test func demoRefusesAnUnknownMethodBeforeLoadingAnything() throws {
+        let dir = try HubTestDirectory()
+        let r = try demo(URL(string: "http://127.0.0.1:9")!, cache: dir.url.appendingPathComponent("hub"),
+                         out: dir.url.appendingPathComponent("out"), ["--methods", "zeroshot,rapf2"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--methods: unknown method 'rapf2'"), "\(r.stderr)")
+        #expect(!r.stderr.contains("could not load"), "\(r.stderr)")
     }
 
     /// Running the random ViT-B/32 to its end takes minutes in a debug build: the decision is what is tested, so

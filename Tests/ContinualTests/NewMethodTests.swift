@@ -139,6 +139,16 @@ import TensorKit
     /// average to (5, ½) raw but to (½, ½) normalised; class 1 is (0, 3). For x = (1, 1.2) (|x| = 1.5620):
     /// SimpleCIL: cos to (5, ½) = 5.6/(1.5620·5.0249) = 0.7135 < cos to (0, 3) = 0.7682 → class 1;
     /// NCM: cos to (½, ½) = 1.1/(1.5620·0.7071) = 0.9959 > 0.7682 → class 0.
+    /// An indefinite symmetric matrix (Cholesky fails) is solved by LU; the solution is checked by hand.
+    @Test func symmetricSolveFallsBackToLU() throws {
+        // [[0, 2], [2, 1]] x = [4, 5]  →  2·x₁ = 4, 2·x₀ + x₁ = 5  →  x = (1.5, 2).
+        #expect(throws: ContinualError.self) { try SymmetricMatrix.solvePositiveDefinite([0, 2, 2, 1], n: 2, rhs: [4, 5], columns: 1) }
+        let x = try SymmetricMatrix.solveSymmetric([0, 2, 2, 1], n: 2, rhs: [4, 5], columns: 1)
+        #expect(abs(x[0] - 1.5) < 1e-12 && abs(x[1] - 2) < 1e-12, "\(x)")
+        #expect(throws: ContinualError.self) { try SymmetricMatrix.solveSymmetric([1, 1, 1, 1], n: 2, rhs: [1, 2], columns: 1) }
+        #expect(throws: ContinualError.self) { try SymmetricMatrix.solveSymmetric([1, 0, 0], n: 2, rhs: [1, 2], columns: 1) }
+    }
+
     @Test func simplecilAveragesRawEmbeddings() throws {
         let text = Tensor(unchecked: [2, 2], storage: [1, 0, 0, 1])
         let ctx = try Self.context(classes: [0, 1], seen: [0, 1], text: text)

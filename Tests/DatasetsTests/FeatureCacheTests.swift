@@ -186,6 +186,26 @@ struct FeatureCacheTests {
         #expect(diff == nil, "after kills at \(delays) s (statuses \(statuses)): \(diff ?? "")")
     }
 
+    /// In a process of its own: the thread count is process-wide, and changing it inside the test runner races
+    /// with every test running beside it. With two threads a batch is split over the cores and each GEMM may be
+    /// split over BLAS threads; neither may change a bit.
+    @Test("real process: clipcl extract with --threads 1 and --threads 2 → bit-identical caches")
+    func oneAndTwoThreadsAgree() throws {
+        let binary = TestSupport.clipcl.path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "no clipcl binary next to the test bundle at \(binary)")
+        let data = try CacheFixtures.temporaryDirectory("data")
+        let one = try CacheFixtures.temporaryDirectory("one"), two = try CacheFixtures.temporaryDirectory("two")
+        defer { for d in [data, one, two] { try? FileManager.default.removeItem(at: d) } }
+        try CacheFixtures.writeMNIST(count: 21, into: data)
+        for (out, threads) in [(one, "1"), (two, "2")] {
+            let r = try TestSupport.run(binary, ["extract", "--model", CacheFixtures.modelPath, "--dataset", "mnist", "--root", data.path,
+                                                 "--split", "train", "--out", out.path, "--batch-size", "7", "--threads", threads])
+            try #require(r.status == 0, "--threads \(threads): \(r.stderr)")
+        }
+        let diff = CacheFixtures.difference(try CacheFixtures.snapshot(one), try CacheFixtures.snapshot(two))
+        #expect(diff == nil, "\(diff ?? "")")
+    }
+
     @Test("a failed shard write (rename refused) leaves no temporary file and no partial shard; a rerun completes")
     func writeFailureLeavesNoDebris() throws {
         let data = try CacheFixtures.temporaryDirectory("data")

@@ -1,7 +1,7 @@
 import CBLAS
 
 /// Dense symmetric n×n matrices in Float64 through LAPACK (OpenBLAS): the eigendecomposition (`dsyevd_`), the
-/// pseudo-inverse built on it, and the Cholesky solve (`dposv_`). A symmetric matrix reads the same row- or
+/// pseudo-inverse built on it, and the Cholesky solve (`dposv_`) with an LU fallback (`dgesv_`). A symmetric matrix reads the same row- or
 /// column-major, so the arrays are passed to LAPACK as they are (only the full matrix is accepted).
 enum SymmetricMatrix {
     /// Eigenvalues (ascending) and eigenvectors: column i of `vectors` (n×n, column-major) belongs to `values[i]`.
@@ -42,6 +42,26 @@ enum SymmetricMatrix {
         }
         for i in 0..<n { for j in 0..<i { out[i + j * n] = out[j + i * n] } }  // mirror the upper triangle
         return out
+    }
+
+    /// X with A·X = B for a symmetric A (n×n) and B (n×columns, column-major): Cholesky, or LU with partial pivoting
+    /// (as `torch.linalg.solve`) when rounding has made A not positive definite (G + λI with a tiny λ and a G of
+    /// lower rank).
+    static func solveSymmetric(_ a: [Double], n: Int, rhs b: [Double], columns: Int) throws(ContinualError) -> [Double] {
+        guard a.count == n * n, b.count == n * columns else {
+            throw .invalidParameters(name: "solve", reason: "sizes \(a.count), \(b.count) do not fit n = \(n), \(columns) columns")
+        }
+        do { return try solvePositiveDefinite(a, n: n, rhs: b, columns: columns) } catch let e {
+            guard case .invalidParameters = e else { throw e }  // not positive definite: try LU below
+        }
+        var lu = a, x = b, pivots = [Int32](repeating: 0, count: n)
+        var nn = Int32(n), nrhs = Int32(columns), lda = Int32(n), ldb = Int32(n), info: Int32 = 0
+        dgesv_(&nn, &nrhs, &lu, &lda, &pivots, &x, &ldb, &info)
+        guard info == 0 else {
+            throw info > 0 ? .invalidParameters(name: "solve", reason: "the matrix is singular (U(\(info), \(info)) = 0)")
+                           : .lapack(routine: "dgesv_", info: Int(info))
+        }
+        return x
     }
 
     /// X with A·X = B for a symmetric positive definite A (n×n) and B (n×columns, column-major); Cholesky.

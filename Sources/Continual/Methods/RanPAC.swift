@@ -9,7 +9,8 @@ import TensorKit
 /// - the ridge λ (`ranpac.lambda = auto`): for each λ ∈ {10⁻⁸, 10⁻⁷, …, 10⁸}, fit (H₁ᵀH₁ + λI)⁻¹H₁ᵀY₁ on the first
 ///   80 % of the task's shuffled samples and keep the λ of least mean squared error on the other 20 % (the task's
 ///   own data only);
-/// - Wo = (G + λI)⁻¹Q; logits h(x)·Wo for the seen classes (no normalisation, as the official head; LAMDA-PILOT's port
+/// - Wo = (G + λI)⁻¹Q (Cholesky; LU as the reference's `torch.linalg.solve` when a tiny λ leaves G + λI not
+///   positive definite in floating point); logits h(x)·Wo for the seen classes (no normalisation, as the official head; LAMDA-PILOT's port
 ///   scores cosines instead).
 /// Computed here: G and Q accumulate in Float32 (saved, so a resumed run continues bit-exactly); the solves run in
 /// Float64 — Wo by Cholesky, the λ search through the eigendecomposition of the smaller Gram matrix (HH₁ᵀ when the
@@ -83,7 +84,7 @@ public struct RanPAC: ContinualMethod {
         for i in 0..<m { a[i * m + i] += chosen }
         var b = [Double](repeating: 0, count: m * classCount)  // column-major [m, C]
         for i in 0..<m { for c in 0..<classCount { b[i + c * m] = Double(targets.storage[i * classCount + c]) } }
-        let x = try SymmetricMatrix.solvePositiveDefinite(a, n: m, rhs: b, columns: classCount)
+        let x = try SymmetricMatrix.solveSymmetric(a, n: m, rhs: b, columns: classCount)
         var weights = state["weights"]
         for i in 0..<m { for c in 0..<classCount { weights.storage[i * classCount + c] = Float(x[i + c * m]) } }
         state.values["gram"] = gram

@@ -10,7 +10,7 @@ import TensorKit
 ///    hub cannot be reached at all it falls back, loudly, to random weights of the same architecture: the
 ///    pipeline runs, the numbers are not CLIP's),
 /// 2. extracts features of the first N train and test images into a resumable cache,
-/// 3. runs zeroshot, linear, linear+topk, linear+soft-svd, attention+topk, prompt, ncm and joint
+/// 3. runs zeroshot, ncm, simplecil, fecam, ranpac, linear+topk, rapf, attention, prompt and joint
 ///    and prints the table (report.html and comparison.csv in --out).
 enum DemoCommand: Command {
     static let name = "demo"
@@ -24,11 +24,34 @@ enum DemoCommand: Command {
         .option("out", "DIR", "Output folder (default runs/demo)"),
         .option("seeds", "S,...", "Seeds for the trained methods (default 0)"),
         .option("epochs", "N", "Epochs per task (default 15)"),
+        .option("methods", "M,...", "Methods to compare (default: all of " + variants.map(\.0).joined(separator: ",") + ")"),
         .flag("json", "Print the comparison as JSON"),
+    ]
+
+    /// The methods compared, with the config keys that make each.
+    static let variants: [(String, [String])] = [
+        ("zeroshot", ["method=zeroshot"]),
+        ("ncm", ["method=ncm"]),
+        ("simplecil", ["method=simplecil"]),
+        ("fecam", ["method=fecam"]),
+        ("ranpac", ["method=ranpac"]),
+        ("linear+topk", ["method=linear", "retention=topk"]),
+        ("rapf", ["method=rapf"]),
+        ("attention", ["method=attention"]),
+        ("prompt", ["method=prompt", "retention=none"]),
+        ("joint", ["method=joint"]),
     ]
 
     static func run(_ args: ParsedArguments) throws {
         let out = URL(fileURLWithPath: args.string("out") ?? "runs/demo")
+        var chosen = variants
+        if let list = args.string("methods") {
+            let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            for n in names where !variants.contains(where: { $0.0 == n }) {
+                throw UsageError(message: "--methods: unknown method '\(n)' (one of \(variants.map(\.0).joined(separator: ", ")))", command: name)
+            }
+            chosen = variants.filter { names.contains($0.0) }
+        }
         let (clip, fellBack) = try demoModel(args)
         let trainLimit = try args.int("train-limit", range: 0...60_000) ?? (fellBack ? 1000 : 2000)
         let testLimit = try args.int("test-limit", range: 0...10_000) ?? (fellBack ? 500 : 1000)
@@ -53,18 +76,8 @@ enum DemoCommand: Command {
         try base.set("increment=2")
         try base.set("seeds=\(args.string("seeds") ?? "0")")
         if let e = args.string("epochs") { try base.set("epochs=\(e)") }
-        let variants: [(String, [String])] = [
-            ("zeroshot", ["method=zeroshot"]),
-            ("linear", ["method=linear", "retention=none"]),
-            ("linear+topk", ["method=linear", "retention=topk"]),
-            ("linear+soft-svd", ["method=linear", "retention=soft-svd"]),
-            ("attention+topk", ["method=attention", "retention=topk"]),
-            ("prompt", ["method=prompt", "retention=none"]),
-            ("ncm", ["method=ncm"]),
-            ("joint", ["method=joint"]),
-        ]
         var entries: [Comparison.Entry] = []
-        for (label, sets) in variants {
+        for (label, sets) in chosen {
             var c = base
             c.name = label
             for s in sets { try c.set(s) }
