@@ -131,4 +131,38 @@ import Testing
             #expect((n - first) % c.run.increment == 0, "\(f): \(n) classes do not split into B\(c.run.initial)Inc\(c.run.increment)")
         }
     }
+
+    static let configsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("configs")
+
+    /// RAPF's published settings (its configs/class/*.yaml, quoted in issue 12) in the shipped configs.
+    @Test func shippedConfigsCarryRAPFsValues() throws {
+        func run(_ f: String) throws -> RunConfig {
+            try ExperimentConfig.decode(Data(contentsOf: Self.configsDirectory.appendingPathComponent(f)), source: f).run
+        }
+        let cifar = try run("cifar100-b0inc10.json"), inr = try run("imagenet-r-b0inc20.json")
+        #expect(cifar.rapf.beta == 2 && cifar.bias == 0.6 && cifar.rapf.threshold == 0.55 && !cifar.rapf.shrinkage)
+        #expect(inr.rapf.beta == 1 && inr.bias == 0.7 && inr.rapf.threshold == 0.65 && inr.rapf.shrinkage)
+    }
+
+    /// `--method rapf` and the training-free methods run with every shipped config's protocol (its class count,
+    /// split and settings) on a cache of that many classes; RanPAC with a small projection to keep the test short.
+    @Test(arguments: [MethodKind.rapf, .simplecil, .fecam, .ranpac])
+    func shippedConfigsRunTheNewMethods(_ method: MethodKind) throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.configsDirectory.path).filter { $0.hasSuffix(".json") }.sorted()
+        for f in files {
+            var c = try ExperimentConfig.decode(Data(contentsOf: Self.configsDirectory.appendingPathComponent(f)), source: f).run
+            c.method = method
+            c.epochs = 1
+            c.ranpac.dim = 64
+            let dataset = String(f.prefix { $0 != "." }.split(separator: "-b").first ?? "")
+            let classes = try #require(try Benchmark.named(dataset).classNames()).count
+            let features = try SyntheticSpec(dimension: 16, classes: classes, trainPerClass: 3, testPerClass: 2, shared: 1).make()
+            let (result, _) = try runToEnd(c, features: features)
+            let tasks = 1 + (classes - (c.initial == 0 ? c.increment : c.initial)) / c.increment
+            #expect(result.accuracyMatrix.count == tasks, "\(f) \(method)")
+            #expect(result.avg.isFinite && result.avg > 0 && result.avg <= 100, "\(f) \(method): Avg \(result.avg)")
+        }
+    }
+
 }
