@@ -97,6 +97,26 @@ import Testing
         #expect(throws: ContinualError.self) {
             try Experiment(config: other, directory: root.appendingPathComponent("resumed"), resume: true).run()
         }
+        // The demo replaces it instead: the result is that of a fresh run of the new config, with no file of the old.
+        let fresh = try Experiment(config: other, directory: root.appendingPathComponent("fresh"), resume: false).run()
+        var replacing = Experiment(config: other, directory: root.appendingPathComponent("resumed"), resume: true)
+        replacing.replacesChangedRun = true
+        let replaced = try replacing.run()
+        #expect(replaced.runs.map(\.accuracyMatrix) == fresh.runs.map(\.accuracyMatrix))
+        #expect(try RunDirectory(root.appendingPathComponent("resumed")).savedConfig() == (try other.resolvedForSaving()))
+        let log = { (dir: String) in try String(contentsOf: root.appendingPathComponent(dir + "/log.txt"), encoding: .utf8) }
+        #expect(try log("resumed") == (try log("fresh")))
+    }
+
+    /// A config that cannot run (here: no cache at its features path) fails before its run directory exists.
+    @Test func aBadFeaturesPathLeavesNoRunDirectory() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let c = try config(root.appendingPathComponent("no-such-cache"))
+        #expect(throws: (any Error).self) {
+            try Experiment(config: c, directory: root.appendingPathComponent("run"), resume: false).run()
+        }
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("run").path))
     }
 
     @Test func configOverridesAndErrorsNameTheKey() throws {

@@ -14,6 +14,8 @@ public struct Comparison {
     public var entries: [Entry]
     public var directory: URL
     public var log: (String) -> Void = { _ in }
+    /// Entries whose directory holds a run of another config are run again (see `Experiment.replacesChangedRun`).
+    public var replacesChangedRuns = false
 
     public init(title: String, entries: [Entry], directory: URL) {
         self.title = title
@@ -36,6 +38,7 @@ public struct Comparison {
             log("[\(i + 1)/\(entries.count)] \(e.label)")
             var x = Experiment(config: e.config, directory: subdirectory(e), resume: true)
             x.log = log
+            x.replacesChangedRun = replacesChangedRuns
             out.append((e, try x.run()))
         }
         try writeReports(out)

@@ -12,6 +12,9 @@ public struct Experiment {
     public var resume: Bool
     /// Progress lines (also appended to log.txt).
     public var log: (String) -> Void = { _ in }
+    /// With `resume == true`, a run of another config in the directory is replaced instead of refused (the demo,
+    /// whose runs are quick to redo, after an upgrade changed a default or its flags changed).
+    public var replacesChangedRun = false
     /// Stops after this task (for tests and kill-resume checks).
     public var stopAfterTask: Int?
 
@@ -28,8 +31,12 @@ public struct Experiment {
             throw ContinualError.invalidConfig(key: "features", reason: "no feature cache given (set \"features\" in the config or pass --features)")
         }
         try config.run.validate()
-        let fm = FileManager.default
-        try fm.createDirectory(at: directory.url, withIntermediateDirectories: true)
+        // Everything that can fail on bad input happens before the run directory is created or written to.
+        let cache = try FeatureCache.open(URL(fileURLWithPath: config.features))
+        let features = try FeatureSet(cache: cache)
+        let order = try config.resolveClassOrder(cache: cache)
+        let runner = try ContinualRunner(config: config.run, classOrder: order, features: features)
+        try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
         let lock = try CacheLock.acquire(directory.url)
         defer { lock.release() }
 
@@ -38,15 +45,14 @@ public struct Experiment {
                 throw ContinualError.invalidResume("\(directory.url.path) already holds a run; pass --resume to continue it, or choose another --out")
             }
             let saved = try directory.savedConfig()
-            guard saved == (try config.resolvedForSaving()) else {
-                throw ContinualError.invalidResume("\(directory.configURL.path) differs from this run's config; resume with the same config and overrides")
+            if saved != (try config.resolvedForSaving()) {
+                guard replacesChangedRun else {
+                    throw ContinualError.invalidResume("\(directory.configURL.path) differs from this run's config; resume with the same config and overrides")
+                }
+                log("\(directory.url.lastPathComponent): the config changed since the last run; running it again")
+                try directory.clear()
             }
         }
-        // Everything that can fail on bad input happens before the run directory is written to.
-        let cache = try FeatureCache.open(URL(fileURLWithPath: config.features))
-        let features = try FeatureSet(cache: cache)
-        let order = try config.resolveClassOrder(cache: cache)
-        let runner = try ContinualRunner(config: config.run, classOrder: order, features: features)
         let encoder = try promptEncoder(cache: cache)
         if !directory.holdsRun { try FeatureCacheFiles.writeAtomically(try config.encoded(), to: directory.configURL) }
         let logFile = LogFile(directory.url.appendingPathComponent("log.txt"))

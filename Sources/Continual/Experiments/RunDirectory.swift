@@ -30,6 +30,17 @@ public struct RunDirectory: Sendable {
     /// True when the directory already holds a run (a config.json).
     public var holdsRun: Bool { FileManager.default.fileExists(atPath: configURL.path) }
 
+    /// Removes the run's files, config.json last: a kill part-way leaves either the old config with fewer files (which
+    /// is cleared again) or no run at all, never the old seeds' results under a new config. The lock file stays.
+    func clear() throws {
+        let fm = FileManager.default
+        for name in try fm.contentsOfDirectory(atPath: url.path)
+        where name != FeatureCacheFiles.lockName && name != configURL.lastPathComponent {
+            try fm.removeItem(at: url.appendingPathComponent(name))
+        }
+        try fm.removeItem(at: configURL)
+    }
+
     public func savedConfig() throws -> ExperimentConfig {
         try ExperimentConfig.decode(try Data(contentsOf: configURL), source: configURL.path)
     }

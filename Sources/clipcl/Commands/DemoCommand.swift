@@ -85,7 +85,10 @@ enum DemoCommand: Command {
         }
         var comparison = Comparison(title: "Fashion-MNIST B0Inc2 (\(clip.modelID))", entries: entries,
                                     directory: out.appendingPathComponent("comparison-" + slug(clip.modelID) + "-\(trainLimit)-\(testLimit)"))
-        comparison.log = { line in if line.hasPrefix("[") || line.contains(": Avg") { printError(line) } }
+        comparison.log = { line in
+            if line.hasPrefix("[") || line.contains(": Avg") || line.contains("config changed") { printError(line) }
+        }
+        comparison.replacesChangedRuns = true
         let started = Date()
         let results = try comparison.run()
         if args.flag("json") {
