@@ -8,9 +8,8 @@ import TensorKit
 /// Float64 closed form solved here by plain Gaussian elimination, finite differences, sampling statistics.
 @Suite struct NewMethodTests {
     static func context(classes: [Int], seen: [Int], text: Tensor, task: Int = 0) throws -> TaskContext {
-        let scenario = try Scenario(classOrder: Array(0..<text.shape[0]), initial: 1, increment: 1)
-        return TaskContext(task: task, scenario: scenario, taskClasses: classes, seenClasses: seen, lossClasses: seen,
-                           textFeatures: text, classNames: (0..<text.shape[0]).map { "c\($0)" }, logitScale: 100)
+        TaskContext(task: task, taskClasses: classes, seenClasses: seen, lossClasses: seen,
+                    textFeatures: text, classNames: (0..<text.shape[0]).map { "c\($0)" }, logitScale: 100)
     }
 
     // MARK: FeCAM

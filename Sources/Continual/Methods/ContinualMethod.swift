@@ -32,7 +32,6 @@ extension ContinualMethod {
 /// What a method may know about the current task. Label ids are original dataset ids.
 public struct TaskContext: Sendable {
     public var task: Int
-    public var scenario: Scenario
     /// Classes introduced by this task, in class order.
     public var taskClasses: [Int]
     /// Classes of tasks 0...task, in class order.
@@ -44,10 +43,9 @@ public struct TaskContext: Sendable {
     public var classNames: [String]
     public var logitScale: Float
 
-    public init(task: Int, scenario: Scenario, taskClasses: [Int], seenClasses: [Int], lossClasses: [Int],
+    public init(task: Int, taskClasses: [Int], seenClasses: [Int], lossClasses: [Int],
                 textFeatures: Tensor, classNames: [String], logitScale: Float) {
         self.task = task
-        self.scenario = scenario
         self.taskClasses = taskClasses
         self.seenClasses = seenClasses
         self.lossClasses = lossClasses

@@ -91,26 +91,9 @@ public struct ContinualRunner {
         var t = result.records.count
         while t <= last {
             let context = try makeContext(task: t)
-            let data = try taskData(classes: context.taskClasses)
-            var losses: [Float] = []
-            let clock = ContinuousClock()
-            let trainStart = clock.now
-            try method.beginTask(t, context: context)
-            try method.train(task: t, data: data, context: context, rng: &rng) { event in
-                if case let .epochEnd(_, _, loss, _) = event { losses.append(loss) }
-                log(event)
-            }
-            let retentionStart = clock.now
-            try method.endTask(t, context: context)
-            let evaluationStart = clock.now
-            let tasks = Array(scenario.tasks[0...t])
-            let (correct, totals) = try evaluator.evaluate(method, features: features.testFeatures, tasks: tasks, context: context)
-            let end = clock.now
-            let seconds = TaskTimings(train: secondsIn(retentionStart - trainStart),
-                                      retention: secondsIn(evaluationStart - retentionStart),
-                                      evaluation: secondsIn(end - evaluationStart))
-            result.append(TaskRecord(task: t, classes: context.taskClasses, correct: correct, totals: totals,
-                                     epochLosses: losses, seconds: seconds))
+            let step = TaskStep(task: t, context: context, data: try taskData(classes: context.taskClasses))
+            result.append(try step.perform(&method, rng: &rng, evaluator: evaluator, testFeatures: features.testFeatures,
+                                           evaluated: Array(scenario.tasks[0...t]), log: log))
             result.rngState = rng.state
             result.complete = t == scenario.taskCount - 1
             try afterTask(t, method, result)
@@ -129,23 +112,12 @@ public struct ContinualRunner {
                                scenario: scenario, rngState: rng.state)
         let all = scenario.classOrder
         let lastTask = scenario.taskCount - 1
-        let context = TaskContext(task: lastTask, scenario: scenario, taskClasses: all, seenClasses: all, lossClasses: all,
+        let context = TaskContext(task: lastTask, taskClasses: all, seenClasses: all, lossClasses: all,
                                   textFeatures: features.textFeatures, classNames: features.classNames,
                                   logitScale: features.logitScale)
-        let data = try taskData(classes: all)
-        var losses: [Float] = []
-        let clock = ContinuousClock()
-        let start = clock.now
-        try method.beginTask(0, context: context)
-        try method.train(task: 0, data: data, context: context, rng: &rng) { event in
-            if case let .epochEnd(_, _, loss, _) = event { losses.append(loss) }
-            log(event)
-        }
-        try method.endTask(0, context: context)
-        let evaluationStart = clock.now
-        let (correct, totals) = try evaluator.evaluate(method, features: features.testFeatures, tasks: scenario.tasks, context: context)
-        let seconds = TaskTimings(train: secondsIn(evaluationStart - start), evaluation: secondsIn(clock.now - evaluationStart))
-        result.append(TaskRecord(task: lastTask, classes: all, correct: correct, totals: totals, epochLosses: losses, seconds: seconds))
+        let step = TaskStep(task: 0, context: context, data: try taskData(classes: all))
+        result.append(try step.perform(&method, rng: &rng, evaluator: evaluator, testFeatures: features.testFeatures,
+                                       evaluated: scenario.tasks, log: log))
         result.rngState = rng.state
         result.complete = true
         try afterTask(lastTask, method, result)
@@ -159,7 +131,7 @@ public struct ContinualRunner {
         }
         let seen = scenario.seenClasses(upTo: t)
         let current = scenario.tasks[t]
-        return TaskContext(task: t, scenario: scenario, taskClasses: current, seenClasses: seen,
+        return TaskContext(task: t, taskClasses: current, seenClasses: seen,
                            lossClasses: config.lossClasses == .seen ? seen : current,
                            textFeatures: features.textFeatures, classNames: features.classNames,
                            logitScale: features.logitScale)

@@ -175,8 +175,7 @@ extension BenchCommand {
         let classes = Array(0..<names.count)
         let features = Tensor.normal(shape: [128, model.config.embedDim], mean: 0, std: 1, using: &rng)
         let data = TaskData(features: features, labels: (0..<128).map { $0 % names.count })
-        let scenario = try Scenario(classOrder: classes, initial: names.count, increment: names.count)
-        let context = TaskContext(task: 0, scenario: scenario, taskClasses: classes, seenClasses: classes, lossClasses: classes,
+        let context = TaskContext(task: 0, taskClasses: classes, seenClasses: classes, lossClasses: classes,
                                   textFeatures: try Tensor(zeros: [names.count, model.config.embedDim]), classNames: names,
                                   logitScale: model.logitScaleExp)
         try method.beginTask(0, context: context)
