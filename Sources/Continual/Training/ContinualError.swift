@@ -17,6 +17,8 @@ public enum ContinualError: Error, CustomStringConvertible, Sendable, Equatable 
     case lapack(routine: String, info: Int)
     /// A method that needs something not provided (e.g. prompt tuning without a text encoder).
     case missingDependency(String)
+    /// A learner state directory that cannot be used (`clipcl learn`, `predict`, `export`), or a task it refuses.
+    case learner(String)
 
     public var description: String {
         switch self {
@@ -36,6 +38,8 @@ public enum ContinualError: Error, CustomStringConvertible, Sendable, Equatable 
             "LAPACK \(routine) failed with info = \(info)"
         case let .missingDependency(what):
             "missing dependency: \(what)"
+        case let .learner(reason):
+            reason
         }
     }
 }
