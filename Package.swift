@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "TestSupport"], swiftSettings: kernelFlags),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TensorKit", "TestSupport"], swiftSettings: kernelFlags),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CLIP", "TensorKit", "TestSupport"], swiftSettings: kernelFlags),
-        .testTarget(name: "ContinualTests", dependencies: ["Continual", "Datasets", "CLIP", "TensorKit", "TestSupport"],
+        .testTarget(name: "ContinualTests", dependencies: ["Continual", "Datasets", "CLIP", "TensorKit", "TestSupport", "CZlib"],
                     swiftSettings: kernelFlags),
     ]
 )

@@ -5,7 +5,8 @@ import TensorKit
 /// Entry point: dispatches to a subcommand, prints `error: …` on failure and exits non-zero.
 let commands: [any Command.Type] = [
     TokenizeCommand.self, PreprocessCommand.self, EncodeCommand.self, ZeroShotCommand.self,
-    ExtractCommand.self, FeaturesCommand.self, RunCommand.self, SweepCommand.self, DemoCommand.self, BenchCommand.self,
+    ExtractCommand.self, FeaturesCommand.self, RunCommand.self, SweepCommand.self, DemoCommand.self,
+    LearnCommand.self, PredictCommand.self, ExportCommand.self, BenchCommand.self,
 ]
 
 @MainActor func topLevelHelp() -> String {

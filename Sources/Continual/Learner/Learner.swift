@@ -100,18 +100,24 @@ public enum Learner {
               task.text.shape == [added, d], task.labels.allSatisfy({ $0 >= 0 && $0 < added }) else {
             throw ContinualError.learner("\(task.folder): features \(task.features.shape) or text \(task.text.shape) do not fit \(added) classes of width \(d)")
         }
-        let known = Set(old)
-        if let clash = task.classNames.first(where: known.contains) {
-            throw ContinualError.learner("\(task.folder): class '\(clash)' is already learnt; a task brings new classes only (rename the folder if it is another class)")
-        }
+        try checkClasses(task.classNames, in: task.folder, old: old, config: config)
         let counts = task.labels.reduce(into: [Int](repeating: 0, count: added)) { $0[$1] += 1 }
         if let empty = counts.firstIndex(of: 0) {
             throw ContinualError.learner("\(task.folder)/\(task.classNames[empty]): no images")
         }
+    }
+
+    /// The class-level refusals, which need no images (`clipcl learn` runs them before loading the model).
+    public static func checkClasses(_ names: [String], in folder: String, old: [String], config: RunConfig) throws {
+        let config = config.resolved()
+        let known = Set(old)
+        if let clash = names.first(where: known.contains) {
+            throw ContinualError.learner("\(folder): class '\(clash)' is already learnt; a task brings new classes only (rename the folder if it is another class)")
+        }
         // One class: nothing to tell apart in the first task, nor for a softmax over the task's own classes.
         let trainsOnTaskClassesOnly = config.lossClasses == .current && [.linear, .finetune, .attention, .prompt].contains(config.method)
-        if added == 1 && (old.isEmpty || trainsOnTaskClassesOnly) {
-            throw ContinualError.learner("\(task.folder): has one class ('\(task.classNames[0])'); "
+        if names.count == 1 && (old.isEmpty || trainsOnTaskClassesOnly) {
+            throw ContinualError.learner("\(folder): has one class ('\(names[0])'); "
                 + (old.isEmpty ? "the first task needs at least two" : "\(config.method.rawValue) without replay trains a softmax over the task's own classes and needs at least two (or use --replay gaussian, ncm, fecam, ranpac)"))
         }
     }
@@ -147,7 +153,7 @@ public enum Learner {
 /// A learner ready to classify image embeddings (`clipcl predict`).
 public struct LearnerClassifier {
     public let learner: LoadedLearner
-    var method: any ContinualMethod
+    let method: any ContinualMethod
     let context: TaskContext
 
     public init(_ learner: LoadedLearner, textEncoder: (any PromptTextEncoder)? = nil) throws {

@@ -278,8 +278,27 @@ public final class FeatureExtractor {
 
     // MARK: - Encoding one chunk
 
+    /// Encodes every sample in memory, in the same batches as a cache would be (no files written): `clipcl predict`.
+    /// Undecodable images are left out and reported to `failed` (sample index, reason); `progress` as for `run`.
+    public func encodeInMemory(failed: @escaping (Int, String) -> Void) throws -> (features: Tensor, indices: [Int]) {
+        try validateOptions()
+        let n = min(samples.count, options.limit ?? samples.count)
+        let dim = clip.model.config.embedDim
+        var features: [Float] = [], done = 0, failures = Set<Int>()
+        progress?(0, n)
+        for c in 0..<((n + options.chunkSize - 1) / options.chunkSize) {
+            let payload = try encodeChunk(c, total: n, failed: { i, reason in failures.insert(i); failed(i, reason) }) {
+                self.progress?(done + $0, n)
+            }
+            features += payload.features
+            done += payload.ids.count + payload.skipped.count
+        }
+        return (try Tensor(shape: [features.count / dim, dim], storage: features), (0..<n).filter { !failures.contains($0) })
+    }
+
     /// Encodes chunk `c` in batches starting at the chunk start. `batchProgress` gets the images read so far.
-    func encodeChunk(_ c: Int, total n: Int, batchProgress: (Int) -> Void) throws -> ShardPayload {
+    /// Undecodable images go to `failed` when given, else they are warned about and listed as skipped.
+    func encodeChunk(_ c: Int, total n: Int, failed: ((Int, String) -> Void)? = nil, batchProgress: (Int) -> Void) throws -> ShardPayload {
         let cs = options.chunkSize
         let range = (c * cs)..<min(n, (c + 1) * cs)
         let dim = clip.model.config.embedDim
@@ -297,7 +316,7 @@ public final class FeatureExtractor {
                 if options.strict {
                     throw FeatureCacheError(samples.fileURL(at: i)?.path ?? id, "cannot decode image \(id): \(error) (--strict)")
                 }
-                warn("warning: skipping undecodable image \(id): \(error)")
+                if let failed { failed(i, error) } else { warn("warning: skipping undecodable image \(id): \(error)") }
                 payload.skipped.append(id)
             }
             let m = prepared.indices.count

@@ -60,6 +60,15 @@ public enum ImageFolderReader {
                                emptyWhat: "no image files under \(base.path)/<class>/")
     }
 
+    /// Every image file below `root`, unlabelled (label 0), ids relative to `root` in byte-wise order: images to
+    /// classify (`clipcl predict --folder`), in any layout.
+    public static func unlabelledImages(in root: URL) throws -> LabeledSamples {
+        try ReaderFiles.requireDirectory(root, expected: "a folder of images")
+        var list = FolderSampleList()
+        for relative in try imagesRecursively(in: root) { list.add(id: relative, label: 0, url: root.appendingPathComponent(relative)) }
+        return try list.finish(dataset: "images", split: nil, classNames: nil, source: root, emptyWhat: "no image files under \(root.path)")
+    }
+
     /// Image files below `dir` (relative paths), skipping hidden files and folders.
     private static func imagesRecursively(in dir: URL) throws -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: dir.path) else {

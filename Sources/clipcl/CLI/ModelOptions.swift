@@ -14,8 +14,9 @@ let modelOptions: [OptionSpec] = [
 let imageDTypeOption = OptionSpec.option(
     "dtype", "f32|bf16", "Image-tower matmul precision: f32 (default) or bf16 (about 2x faster with AVX-512 BF16; cosine >= 0.999 to f32)")
 
-func loadModel(_ args: ParsedArguments) throws -> LoadedCLIP {
-    let id = try args.require("model")
+/// `id` and `revision` stand in for --model and --revision when those are not given (a learner state's model).
+func loadModel(_ args: ParsedArguments, id defaultID: String? = nil, revision defaultRevision: String? = nil) throws -> LoadedCLIP {
+    let id = try args.string("model") ?? defaultID ?? args.require("model")
     var options = ModelLoadOptions()
     if let raw = args.string("cleaning") {
         guard let c = TextCleaning(rawValue: raw) else {
@@ -23,7 +24,7 @@ func loadModel(_ args: ParsedArguments) throws -> LoadedCLIP {
         }
         options.cleaning = c
     }
-    options.revision = args.string("revision")
+    options.revision = args.string("revision") ?? defaultRevision
     options.hub = HubClient(offline: args.flag("offline"), progress: DownloadProgress().report)
     let dtype = try args.string("dtype").map { (raw) throws -> ComputeDType in try ComputeDType(parsing: raw) }
     var clip = try ModelSource.load(id, options: options)

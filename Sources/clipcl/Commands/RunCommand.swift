@@ -4,9 +4,12 @@ import Foundation
 /// Every config key is also a flag with the same name (`--rho 0.1` is `--set rho=0.1`, `--attention.heads 8` is
 /// `--set attention.heads=8`): one spelling for config files, flags, `--set` and `--grid`.
 let configKeyOptions: [OptionSpec] = ExperimentConfig.experimentKeys.map { OptionSpec.option($0.key, "VALUE", $0.help) }
-    + RunConfig.keys.map { key in
-        OptionSpec.option(key, "VALUE", (RunConfig.help(of: key) ?? "") + " (" + (RunConfig.typeDescription(of: key) ?? "") + ")")
-    }
+    + runConfigKeyOptions
+
+/// The method's keys alone (`clipcl learn` has no benchmark keys).
+let runConfigKeyOptions: [OptionSpec] = RunConfig.keys.map { key in
+    OptionSpec.option(key, "VALUE", (RunConfig.help(of: key) ?? "") + " (" + (RunConfig.typeDescription(of: key) ?? "") + ")")
+}
 
 let runOptions: [OptionSpec] = [
     .option("config", "FILE", "Experiment config (JSON); flags and --set override it"),
