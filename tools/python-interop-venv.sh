@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # Prepares a throwaway venv with the reference packages the interop tests drive: numpy + safetensors (Python reads
-# the feature cache) and huggingface_hub (it fills a Hugging Face cache that clipcl must use offline).
+# the feature cache), huggingface_hub (it fills a Hugging Face cache that clipcl must use offline), and torch +
+# transformers + pillow (the README's PyTorch snippet classifies with an exported learner head).
 # Prints the interpreter path, or nothing when Python or PyPI is unavailable (the reason goes to stderr);
 # the tests then skip with a message, or fail when CLIPCL_REQUIRE_INTEROP=1. Nothing else in clipcl uses Python.
 set -u
 venv=".build/python-interop"
 check='import safetensors.numpy, numpy, huggingface_hub'
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
+torch_check='import torch, transformers, PIL'
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check; $torch_check" 2>/dev/null; then
   echo "$PWD/$venv/bin/python"; exit 0
 fi
 command -v python3 >/dev/null 2>&1 || { echo "python-interop-venv: no python3 on PATH" >&2; exit 0; }
-python3 -m venv "$venv" >/dev/null 2>&1 || { echo "python-interop-venv: python3 -m venv failed" >&2; exit 0; }
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv" >/dev/null 2>&1 || { echo "python-interop-venv: python3 -m venv failed" >&2; exit 0; }
 "$venv/bin/pip" install -q safetensors numpy huggingface_hub >/dev/null 2>&1 || { echo "python-interop-venv: pip install failed (no PyPI?)" >&2; exit 0; }
+# torch: a CPU-only wheel where pip's find-links has one (these machines ship torch 2.13.0+cpu), else PyPI's
+# default wheel, which brings gigabytes of CUDA libraries but imports on a CPU too.
+if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
+  "$venv/bin/pip" install -q 'torch==2.13.0+cpu' >/dev/null 2>&1 \
+    || "$venv/bin/pip" install -q torch >/dev/null 2>&1 \
+    || echo "python-interop-venv: pip install torch failed (the PyTorch snippet test cannot run)" >&2
+fi
+"$venv/bin/pip" install -q transformers pillow >/dev/null 2>&1 || echo "python-interop-venv: pip install transformers pillow failed" >&2
 "$venv/bin/python" -c "$check" 2>/dev/null && echo "$PWD/$venv/bin/python"
 exit 0

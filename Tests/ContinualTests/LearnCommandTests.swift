@@ -105,6 +105,48 @@ import TestSupport
         #expect(Set(after.compactMap { $0.labels?.first }).count <= 6)
     }
 
+    static let torchPython = TestSupport.python(importing: "torch, transformers, PIL, safetensors")
+
+    /// The README's PyTorch snippet (the python block after its marker comment), run on an exported head.
+    @Test(.enabled(if: torchPython != nil || TestSupport.interopRequired,
+                   "no Python with torch, transformers and pillow (tools/python-interop-venv.sh, or set CLIPCL_PYTHON): skipping the PyTorch snippet check"))
+    func readmesPyTorchSnippetPredictsAsClipcl() throws {
+        let python = try #require(Self.torchPython, "CLIPCL_REQUIRE_INTEROP=1 but no Python with torch, transformers and pillow")
+        let readme = try String(contentsOf: TestSupport.fixtures.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("README.md"), encoding: .utf8)
+        let marker = try #require(readme.range(of: "<!-- the python block below is run by Tests/ContinualTests/LearnCommandTests.swift"))
+        let start = try #require(readme.range(of: "```python\n", range: marker.upperBound..<readme.endIndex))
+        let end = try #require(readme.range(of: "\n```", range: start.upperBound..<readme.endIndex))
+        let snippet = String(readme[start.upperBound..<end.lowerBound])
+
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let names = try Self.makeFolders(root)
+        let state = root.appendingPathComponent("state").path
+        for k in 0..<2 {
+            let r = try clipcl(["learn", "--state", state, "--task", root.appendingPathComponent("tasks/task-\(k)").path]
+                               + (k == 0 ? ["--model", Self.model, "--method", "linear", "--epochs", "3", "--batch-size", "16"] : []))
+            try #require(r.status == 0, "\(r.stderr)")
+        }
+        let exported = try clipcl(["export", "--state", state, "--out", root.appendingPathComponent("head.safetensors").path])
+        try #require(exported.status == 0, "\(exported.stderr)")
+        let images = names.prefix(4).flatMap { name in (0..<5).map { root.appendingPathComponent("data/test/\(name)/000\($0).png").path } }
+        let torch = try TestSupport.run(python, ["-c", "import os; os.chdir(\"\(root.path)\")\n" + snippet] + images)
+        try #require(torch.status == 0, "\(torch.stderr)")
+        let swift = try clipcl(["predict", "--state", state, "--json", "--top-k", "2"] + images)
+        try #require(swift.status == 0, "\(swift.stderr)")
+        let predicted = try JSONDecoder().decode([Prediction].self, from: Data(swift.stdout.utf8))
+        let lines = torch.stdout.split(separator: "\n").map { $0.split(separator: " ") }
+        try #require(lines.count == images.count, "\(torch.stdout)")
+        for (line, p) in zip(lines, predicted) {
+            let top = try #require(p.probabilities), labels = try #require(p.labels)
+            #expect(String(line[0]) == p.image)
+            #expect(abs((Float(line[2]) ?? -1) - top[0]) < 1e-3, "\(p.image): torch \(line[2]) vs clipcl \(top[0])")
+            // The label must agree unless clipcl's top two are a near tie.
+            if top[0] - top[1] > 1e-3 { #expect(String(line[1]) == labels[0], "\(p.image): torch \(line[1]) vs clipcl \(labels[0])") }
+        }
+    }
+
     @Test func badInputGetsOneLineAndLeavesTheStateAlone() throws {
         let root = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
