@@ -8,6 +8,8 @@
 # the rerun must leave a folder byte-identical (every file, meta.json included) to the reference.
 # Training: an attention-adapter run on that cache; after each kill `clipcl run --resume` must end
 # with bit-identical adapter weights and identical per-task metrics (timing columns excluded).
+# Learner: `clipcl learn` of a second task (Fashion-MNIST images written as PNG) killed at random moments; the
+# state must then predict exactly as the state before or the state after, and a rerun must reach the latter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KILLS=${1:-20}
@@ -66,4 +68,48 @@ while [ "$killed" -lt "$KILLS" ] && [ "$runs" -lt $((3 * KILLS)) ]; do
   if [ "$same" -eq 1 ]; then identical=$((identical + 1)); else echo "  kill $i at ${d}s: results differ" >&2; fi
 done
 echo "training: $runs runs, $killed killed mid-run (SIGKILL), $identical identical to the uninterrupted run after resuming"
-[ "$ext_ok" -eq 1 ] && [ "$identical" -eq "$runs" ] && [ "$killed" -ge "$KILLS" ]
+train_ok=$([ "$identical" -eq "$runs" ] && [ "$killed" -ge "$KILLS" ] && echo 1 || echo 0)
+
+# Task folders: 300 PNGs per class, classes 0-1 (task 0) and 2-3 (task 1), and 50 test PNGs per class.
+python3 - "$WORK/learn" <<'PY'
+import gzip, os, struct, sys, zlib
+root = sys.argv[1]
+def idx(name):
+    with gzip.open(f"/usr/share/datasets/fashion-mnist/{name}", "rb") as f: return f.read()
+def png(pixels, path):
+    raw = b"".join(b"\0" + pixels[28 * y:28 * y + 28] for y in range(28))
+    chunk = lambda t, b: struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+for split, per, images, labels in [("train", 300, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"), ("test", 50, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")]:
+    x, y, count = idx(images), idx(labels), [0] * 4
+    for i, label in enumerate(y[8:]):
+        if label < 4 and count[label] < per:
+            d = f"{root}/{split}/task-{label // 2}/class-{label}" if split == "train" else f"{root}/test/class-{label}"
+            os.makedirs(d, exist_ok=True); png(x[16 + 784 * i:16 + 784 * (i + 1)], f"{d}/{count[label]:04d}.png"); count[label] += 1
+PY
+learn() { "$BIN" learn --state "$1" --task "$WORK/learn/train/task-$2" "${@:3}" >/dev/null 2>&1; }
+predict() { "$BIN" predict --state "$1" --folder "$WORK/learn/test" --json 2>/dev/null; }
+echo "reference learning…"
+learn "$WORK/state-ref" 0 --model "$MODEL" --method linear
+cp -r "$WORK/state-ref" "$WORK/state-one"
+start=$(date +%s.%N); learn "$WORK/state-ref" 1
+took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+echo "  second task: $took s"
+predict "$WORK/state-one" > "$WORK/before.json"; predict "$WORK/state-ref" > "$WORK/after.json"
+cmp -s "$WORK/before.json" "$WORK/after.json" && { echo "the two states predict alike: the check could not tell them apart" >&2; exit 1; }
+killed=0; identical=0; runs=0
+while [ "$killed" -lt "$KILLS" ] && [ "$runs" -lt $((3 * KILLS)) ]; do
+  runs=$((runs + 1)); i=$runs
+  rm -rf "$WORK/state"; cp -r "$WORK/state-one" "$WORK/state"
+  d=$(random_delay "$took")
+  if kill_after "$d" "$BIN" learn --state "$WORK/state" --task "$WORK/learn/train/task-1"; then killed=$((killed + 1)); fi
+  predict "$WORK/state" > "$WORK/now.json" || echo "  kill $i at ${d}s: the state does not load" >&2
+  ok=0
+  if cmp -s "$WORK/now.json" "$WORK/before.json"; then
+    learn "$WORK/state" 1 && predict "$WORK/state" | cmp -s - "$WORK/after.json" && ok=1
+  elif cmp -s "$WORK/now.json" "$WORK/after.json"; then ok=1; fi
+  if [ "$ok" -eq 1 ]; then identical=$((identical + 1)); else echo "  kill $i at ${d}s: neither the previous nor the next state" >&2; fi
+done
+echo "learner: $runs runs, $killed killed mid-run (SIGKILL), $identical left the previous or the next state and reached the next"
+[ "$ext_ok" -eq 1 ] && [ "$train_ok" -eq 1 ] && [ "$identical" -eq "$runs" ] && [ "$killed" -ge "$KILLS" ]
