@@ -74,6 +74,26 @@ import Testing
         #expect(try maxAbs(try clip.model.encodeImages(try ref.tensor("pixel_values")), reference) <= 1e-4)
     }
 
+    /// int8 matmuls (per-channel weights, per-row activations) against the reference implementations' fp32
+    /// image features, and bf16 → int8 → fp32 while the fp32 weights are kept.
+    @Test(arguments: ["hf-tiny", "openclip-tiny"])
+    func int8ImageEmbeddingsStayWithinCosine099(_ name: String) throws {
+        var clip = try ModelSource.load(Self.root.appendingPathComponent(name).path)
+        let ref = try expected(name)
+        let reference = try ref.tensor("image_features_raw"), pixels = try ref.tensor("pixel_values")
+        try clip.model.vision.setDType(.bf16)
+        let bf16 = try clip.model.encodeImages(pixels)
+        try clip.model.vision.setDType(.int8)
+        #expect(clip.model.vision.dtype == .int8)
+        let image = try clip.model.encodeImages(pixels)
+        for c in try Self.rowCosines(image, reference) { #expect(c >= 0.99, "\(name): cosine \(c)") }
+        // Its own computation: neither fp32 nor bf16 relabelled.
+        #expect(try maxAbs(image, reference) > 1e-4)
+        #expect(try maxAbs(image, bf16) > 1e-4)
+        try clip.model.vision.setDType(.f32)
+        #expect(try maxAbs(try clip.model.encodeImages(pixels), reference) <= 1e-4)
+    }
+
     /// The same on a random tower of ViT-B/32's width and token count (4 of its 12 layers, to keep
     /// the debug-build test short), against our fp32 path.
     @Test func bf16OnAFullWidthRandomTower() throws {
@@ -89,6 +109,22 @@ import Testing
         for c in try Self.rowCosines(bf16, fp32) { #expect(c >= 0.999, "cosine \(c)") }
         #expect(model.vision.blocks.allSatisfy { $0.fc1.weight.value.count == 0 })
         #expect(throws: TensorError.self) { try model.vision.setDType(.f32) }
+        #expect(throws: TensorError.self) { try model.vision.setDType(.int8) }
+    }
+
+    @Test func int8OnAFullWidthRandomTower() throws {
+        var config = CLIPConfig.vitB32
+        config.vision.layers = 4
+        config.text = TowerConfig(width: 64, layers: 1, heads: 1, mlpWidth: 64, activation: .quickGELU)
+        var model = try CLIPModel.random(config: config, seed: 5)
+        var rng = RandomGenerator(seed: 6)
+        let pixels = Tensor.normal(shape: [3, 3, 224, 224], mean: 0, std: 1, using: &rng)
+        let fp32 = try model.encodeImages(pixels)
+        try model.vision.setDType(.int8, releasingFP32Weights: true)
+        let int8 = try model.encodeImages(pixels)
+        for c in try Self.rowCosines(int8, fp32) { #expect(c >= 0.99, "cosine \(c)") }
+        #expect(model.vision.blocks.allSatisfy { $0.fc1.weight.value.count == 0 })
+        #expect(throws: TensorError.self) { try model.vision.setDType(.bf16) }
     }
 
     @Test(arguments: ["hf-tiny", "openclip-tiny"])

@@ -316,12 +316,16 @@ struct FeatureCacheTests {
         try bf16.model.vision.setDType(.bf16)
         let compute = refusal { _ = try CacheFixtures.extractor(bf16, sha: sha, samples: samples).run(into: out) }
         #expect(compute.contains("compute dtype f32 vs bf16"), "\(compute)")
+        var int8 = clip
+        try int8.model.vision.setDType(.int8)
+        let quantized = refusal { _ = try CacheFixtures.extractor(int8, sha: sha, samples: samples).run(into: out) }
+        #expect(quantized.contains("compute dtype f32 vs int8"), "\(quantized)")
         let limit = refusal { _ = try CacheFixtures.extractor(clip, sha: sha, samples: samples) { $0.limit = 5 }.run(into: out) }
         #expect(limit.contains("refusing"), "\(limit)")
         clip.preprocess.mean = [0.5, 0.5, 0.5]
         let preprocessing = refusal { _ = try CacheFixtures.extractor(clip, sha: sha, samples: samples).run(into: out) }
         #expect(preprocessing.contains("preprocessing"), "\(preprocessing)")
-        for m in [otherSHA, dtype, compute, limit, preprocessing] { #expect(!m.contains("\n")) }
+        for m in [otherSHA, dtype, compute, quantized, limit, preprocessing] { #expect(!m.contains("\n")) }
         #expect(CacheFixtures.difference(before, try CacheFixtures.snapshot(out)) == nil, "a refused run must not touch the cache")
     }
 

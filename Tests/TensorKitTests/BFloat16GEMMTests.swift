@@ -86,11 +86,11 @@ import Testing
         let w = Tensor.normal(shape: [40, 64], mean: 0, std: 0.1, using: &rng)
         let b = Tensor.normal(shape: [40], mean: 0, std: 0.1, using: &rng)
         let fp32 = try Tensor.linear(x, weight: w, bias: b)
-        let bf16 = try Tensor.linear(x, weight: try BFloat16Weights(w), bias: b)
+        let bf16 = try Tensor.linear(x, weight: .bf16(try BFloat16Weights(w)), bias: b)
         #expect(bf16.shape == [2, 5, 40])
         // Two roundings of relative size 2⁻⁹ per product: the outputs differ, but only that much.
         let diff = try #require(fp32.maxAbsDifference(bf16))
         #expect(diff > 0 && diff < 0.05)
-        #expect(throws: TensorError.self) { try Tensor.linear(x, weight: try BFloat16Weights(w.transposed()), bias: b) }
+        #expect(throws: TensorError.self) { try Tensor.linear(x, weight: .bf16(try BFloat16Weights(w.transposed())), bias: b) }
     }
 }

@@ -5,7 +5,8 @@
 #include <stdint.h>
 
 /* Hot loops that Swift's SIMD types cannot express well: the bf16 GEMM (AVX-512 BF16 `vdpbf16ps`,
-   chosen at run time, with a portable scalar fallback that computes the same products); and the
+   chosen at run time, with a portable scalar fallback that computes the same products), the int8 GEMM
+   (AVX-512 VNNI, below); and the
    allocator policy for large tensors. */
 
 /* Makes glibc keep freed blocks of up to 1 GiB for reuse instead of unmapping them (a program-wide
@@ -43,5 +44,49 @@ void ck_bf16_gemm(int m, int n, int k, const uint16_t *a, const uint16_t *w, con
 /* The same contract in plain C, one output at a time: the fallback on CPUs without AVX-512 BF16. */
 void ck_bf16_gemm_portable(int m, int n, int k, const uint16_t *a, const uint16_t *w, const float *bias,
                            int accumulate, float *c, int ldc);
+
+/* The int8 path (AVX-512 VNNI `vpdpbusd`, chosen at run time, with a portable fallback of the same
+   integers and float operations): weights symmetric int8 per output channel, activations asymmetric
+   uint8 per row, exact int32 sums, dequantized in the store. */
+
+/* 1 when this CPU executes AVX-512 VNNI instructions (the fast int8 path), else 0. */
+int ck_has_avx512_vnni(void);
+
+/* Per row r of w [n, k]: scales[r] = max|w[r]| / 127 and q = clamp(rint(w / scale), ±127); an all-zero
+   row has scale 0 and q = 0. */
+void ck_s8_quantize_weights(const float *w, int n, int k, int8_t *q, float *scales);
+
+/* Number of int8 values `ck_s8_pack_weights` writes for [n, k]. */
+size_t ck_s8_packed_count(int n, int k);
+
+/* Packs q [n, k] in panels of 32 output columns, each holding, per quad of inputs (4j … 4j+3), the
+   32 columns' 4 bytes side by side (columns past n and inputs past k are zero); colsums[r] = Σ q[r]. */
+void ck_s8_pack_weights(const int8_t *q, int n, int k, int8_t *out, int32_t *colsums);
+
+/* Number of uint8 values `ck_u8_quantize_rows` writes for [m, k]. */
+size_t ck_u8_packed_count(int m, int k);
+
+/* Quantizes a [m, k] fp32 matrix (row stride lda) per row: [lo, hi] = [min(0, min row), max(0, max row)],
+   scale = (hi − lo) / 255, zero = rint(−lo / scale), q = clamp(rint(x · (1 / scale)) + zero, 0, 255)
+   (scale 0, zero 0, q 0 for an all-zero row). Output in groups of 14 rows: per group and input quad j,
+   the 14 rows' bytes 4j … 4j+3 side by side; rows past m and inputs past k are zero. */
+void ck_u8_quantize_rows(const float *a, int m, int k, int lda, uint8_t *out, float *scales, int32_t *zeros);
+void ck_u8_quantize_rows_portable(const float *a, int m, int k, int lda, uint8_t *out, float *scales, int32_t *zeros);
+
+/* C[m, n] (row stride ldc) = fma(float(Σ a·q − zero_r·colsum_c), scale_r · wscale_c, bias_c), plus C when
+   accumulate != 0. a, scales, zeros from ck_u8_quantize_rows; w, colsum from ck_s8_pack_weights with the
+   same n, k. The int32 sums are exact (|Σ| < 2³¹ for k ≤ 65,000). Single-threaded. */
+void ck_s8_gemm(int m, int n, int k, const uint8_t *a, const float *ascale, const int32_t *azero,
+                const int8_t *w, const float *wscale, const int32_t *colsum, const float *bias,
+                int accumulate, float *c, int ldc);
+
+/* The same contract in plain C, one output at a time, bit-identical results: the fallback without VNNI. */
+void ck_s8_gemm_portable(int m, int n, int k, const uint8_t *a, const float *ascale, const int32_t *azero,
+                         const int8_t *w, const float *wscale, const int32_t *colsum, const float *bias,
+                         int accumulate, float *c, int ldc);
+
+/* Runs iterations × 24 independent vpdpbusd on zmm registers (the instruction's peak; 64 multiply-adds
+   each); returns a value that depends on all of them, or -1 without AVX-512 VNNI. */
+int64_t ck_vnni_peak_loop(int64_t iterations);
 
 #endif

@@ -6,8 +6,8 @@ extension VisionTransformer {
     /// Inference only, on buffers allocated once per call and reused by every block: the residual
     /// stream x [B·T, W], one LayerNorm output, the fused QKV rows [B·T, 3W], the attention output,
     /// the MLP hidden rows and one head's T×T scores. The output projection and fc2 add straight
-    /// into x (GEMM accumulate), so residuals cost no extra pass. In bf16 mode every matmul input
-    /// is rounded to bf16 once, into one shared buffer.
+    /// into x (GEMM accumulate), so residuals cost no extra pass. In bf16 or int8 mode every matmul
+    /// input is rounded or quantized once, into one shared scratch buffer.
     public func callAsFunction(_ pixels: Tensor) throws(TensorError) -> Tensor {
         let s = config.imageSize, p = config.patchSize, w = config.vision.width
         guard pixels.rank == 4, pixels.shape[1] == 3, pixels.shape[2] == s, pixels.shape[3] == s else {
@@ -19,15 +19,15 @@ extension VisionTransformer {
 
         let x = Buffer<Float>(rows * w), normed = Buffer<Float>(rows * w), attended = Buffer<Float>(rows * w)
         let qkv = Buffer<Float>(rows * 3 * w), hidden = Buffer<Float>(rows * mlpWidth), scores = Buffer<Float>(t * t)
-        let rounded = Buffer<UInt16>(bf16 == nil ? 0 : rows * BFloat16GEMM.rowStride(max(w, mlpWidth, patchLen)))
-        defer { for b in [x, normed, attended, qkv, hidden, scores] { b.free() }; rounded.free() }
-        let mm = MatMul(rounded: rounded.pointer)
+        let scratch = Buffer<UInt8>(packed == nil ? 0 : PackedWeights.scratchBytes(rows: rows, width: max(w, mlpWidth, patchLen)))
+        defer { for b in [x, normed, attended, qkv, hidden, scores] { b.free() }; scratch.free() }
+        let mm = MatMul(scratch: UnsafeMutableRawPointer(scratch.pointer))
 
         // Patch tokens go to rows 1..<T of each image, the class embedding to row 0; then + positions.
         patches.storage.withUnsafeBufferPointer { pp in
             for i in 0..<images {
                 mm.apply(pp.baseAddress! + i * (t - 1) * patchLen, rows: t - 1, inWidth: patchLen, lda: patchLen,
-                         weight: patchEmbedding.value, bias: nil, packed: bf16?.patch, accumulate: false,
+                         weight: patchEmbedding.value, bias: nil, packed: packed?.patch, accumulate: false,
                          into: x.pointer + (i * t + 1) * w, ldc: w)
             }
         }
@@ -40,12 +40,12 @@ extension VisionTransformer {
         preLayerNorm.apply(x.pointer, rows: rows, width: w, into: x.pointer)
 
         for (l, block) in blocks.enumerated() {
-            let packed = bf16?.blocks[l]
+            let packed = packed?.blocks[l]
             let a = block.attention
             block.layerNorm1.apply(x.pointer, rows: rows, width: w, into: normed.pointer)
             if let packed {
-                mm.bf16(normed.pointer, rows: rows, inWidth: w, lda: w, packed: packed.qkv, bias: packed.qkvBias,
-                        accumulate: false, into: qkv.pointer, ldc: 3 * w)
+                mm.packed(normed.pointer, rows: rows, lda: w, weight: packed.qkv, bias: packed.qkvBias,
+                          accumulate: false, into: qkv.pointer, ldc: 3 * w)
             } else {
                 for (j, proj) in [a.query, a.key, a.value].enumerated() {
                     mm.fp32(normed.pointer, rows: rows, inWidth: w, lda: w, weight: proj.weight.value, bias: proj.bias?.value.storage,
@@ -85,34 +85,33 @@ private struct Buffer<Element> {
     func free() { pointer.deallocate() }
 }
 
-/// One matmul of the forward: c (+)= a·Wᵀ + bias, fp32 through BLAS or bf16 through packed weights.
+/// One matmul of the forward: c (+)= a·Wᵀ + bias, fp32 through BLAS or bf16/int8 through packed weights.
 private struct MatMul {
-    /// Scratch for bf16-rounded inputs (empty in fp32 mode).
-    let rounded: UnsafeMutablePointer<UInt16>
+    /// Scratch for the rounded or quantized inputs (empty in fp32 mode).
+    let scratch: UnsafeMutableRawPointer
 
-    /// bf16 when the tower has packed weights, else fp32.
+    /// Packed weights when the tower has them, else fp32.
     func apply(
         _ a: UnsafePointer<Float>, rows: Int, inWidth: Int, lda: Int, weight: Tensor, bias: [Float]?,
-        packed: BFloat16Weights?, accumulate: Bool, into c: UnsafeMutablePointer<Float>, ldc: Int
+        packed: PackedWeights?, accumulate: Bool, into c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if let packed {
-            bf16(a, rows: rows, inWidth: inWidth, lda: lda, packed: packed, bias: bias, accumulate: accumulate, into: c, ldc: ldc)
+            self.packed(a, rows: rows, lda: lda, weight: packed, bias: bias, accumulate: accumulate, into: c, ldc: ldc)
         } else {
             fp32(a, rows: rows, inWidth: inWidth, lda: lda, weight: weight, bias: bias, accumulate: accumulate, into: c, ldc: ldc)
         }
     }
 
-    func bf16(
-        _ a: UnsafePointer<Float>, rows: Int, inWidth: Int, lda: Int, packed: BFloat16Weights, bias: [Float]?,
+    func packed(
+        _ a: UnsafePointer<Float>, rows: Int, lda: Int, weight: PackedWeights, bias: [Float]?,
         accumulate: Bool, into c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        BFloat16GEMM.convertRows(a, rows: rows, width: inWidth, lda: lda, into: rounded)
         if let bias {
             bias.withUnsafeBufferPointer {
-                packed.multiply(rounded, rows: rows, bias: $0.baseAddress, accumulate: accumulate, into: c, ldc: ldc)
+                weight.multiply(a, rows: rows, lda: lda, scratch: scratch, bias: $0.baseAddress, accumulate: accumulate, into: c, ldc: ldc)
             }
         } else {
-            packed.multiply(rounded, rows: rows, bias: nil, accumulate: accumulate, into: c, ldc: ldc)
+            weight.multiply(a, rows: rows, lda: lda, scratch: scratch, bias: nil, accumulate: accumulate, into: c, ldc: ldc)
         }
     }
 

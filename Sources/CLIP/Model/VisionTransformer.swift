@@ -16,45 +16,53 @@ public struct VisionTransformer: Sendable {
     public var blocks: [ResidualAttentionBlock]
     public var postLayerNorm: LayerNorm
     public var projection: Linear            // [embed, width], no bias
-    /// bf16 copies of the matmul weights when the tower runs in bf16 (`setDType`).
-    public private(set) var bf16: BFloat16VisionWeights?
-    /// Whether `setDType(.bf16, releasingFP32Weights: true)` dropped the fp32 matmul weights.
+    /// The matmul weights packed for bf16 or int8 when the tower runs in one of them (`setDType`).
+    public private(set) var packed: PackedVisionWeights?
+    /// Whether `setDType(_, releasingFP32Weights: true)` dropped the fp32 matmul weights.
     public private(set) var fp32WeightsReleased = false
 
-    public var dtype: ComputeDType { bf16 == nil ? .f32 : .bf16 }
+    public var dtype: ComputeDType { packed?.dtype ?? .f32 }
 
-    /// Switches the matmuls to `dtype`. bf16 packs the weights once; with `releasingFP32Weights`
-    /// the fp32 matmul weights are dropped (a ViT-B/16 then needs about 0.9× its checkpoint's size
-    /// instead of 1.46×), and the tower can no longer return to fp32.
+    /// Switches the matmuls to `dtype`. bf16 and int8 pack the weights once (from fp32, so a tower can move
+    /// between them while it has its fp32 weights); with `releasingFP32Weights` the fp32 matmul weights are
+    /// dropped (a ViT-B/16 then needs about 0.9× its checkpoint's size in bf16 instead of 1.46×), and the
+    /// tower keeps the format it has.
     public mutating func setDType(_ dtype: ComputeDType, releasingFP32Weights release: Bool = false) throws(TensorError) {
-        switch dtype {
-        case .f32:
-            guard !fp32WeightsReleased else {
-                throw .invalidArgument(op: "VisionTransformer", reason: "the fp32 matmul weights were released for bf16; reload the model to run in fp32")
-            }
-            bf16 = nil
-        case .bf16:
-            // Packed block by block, each block's fp32 weights released right after when asked, so
-            // the peak holds one block's two copies, not the whole tower's.
-            let packNow = bf16 == nil
-            let empty = Variable(Tensor(unchecked: [0], storage: []))
-            var packed: BFloat16VisionWeights
-            if let bf16 { packed = bf16 } else { packed = BFloat16VisionWeights(patch: try BFloat16Weights(patchEmbedding.value), blocks: []) }
-            if release { patchEmbedding = empty }
-            for i in blocks.indices {
-                if packNow { packed.blocks.append(try BFloat16VisionWeights.Block(blocks[i])) }
-                if release {
-                    blocks[i].attention.query.weight = empty
-                    blocks[i].attention.key.weight = empty
-                    blocks[i].attention.value.weight = empty
-                    blocks[i].attention.output.weight = empty
-                    blocks[i].fc1.weight = empty
-                    blocks[i].fc2.weight = empty
-                }
-            }
-            bf16 = packed
-            fp32WeightsReleased = fp32WeightsReleased || release
+        guard dtype != self.dtype else {
+            if release && dtype != .f32 { releaseFP32Weights() }
+            return
         }
+        guard !fp32WeightsReleased else {
+            throw .invalidArgument(op: "VisionTransformer", reason: "the fp32 matmul weights were released for \(self.dtype.rawValue); reload the model to run in \(dtype.rawValue)")
+        }
+        guard dtype != .f32 else { packed = nil; return }
+        // Packed block by block, each block's fp32 weights released right after when asked, so the peak
+        // holds one block's two copies, not the whole tower's.
+        var weights = PackedVisionWeights(dtype: dtype, patch: try PackedVisionWeights.pack(patchEmbedding.value, dtype), blocks: [])
+        if release { patchEmbedding = Self.released }
+        for i in blocks.indices {
+            weights.blocks.append(try PackedVisionWeights.Block(blocks[i], dtype))
+            if release { Self.releaseWeights(of: &blocks[i]) }
+        }
+        packed = weights
+        fp32WeightsReleased = fp32WeightsReleased || release
+    }
+
+    private static let released = Variable(Tensor(unchecked: [0], storage: []))
+
+    private static func releaseWeights(of block: inout ResidualAttentionBlock) {
+        block.attention.query.weight = released
+        block.attention.key.weight = released
+        block.attention.value.weight = released
+        block.attention.output.weight = released
+        block.fc1.weight = released
+        block.fc2.weight = released
+    }
+
+    private mutating func releaseFP32Weights() {
+        patchEmbedding = Self.released
+        for i in blocks.indices { Self.releaseWeights(of: &blocks[i]) }
+        fp32WeightsReleased = true
     }
 
     public init(config: CLIPConfig, patchEmbedding: Variable, classEmbedding: Variable, positionalEmbedding: Variable,
@@ -92,32 +100,36 @@ public struct VisionTransformer: Sendable {
     }
 }
 
-/// The image tower's matmul weights rounded to bf16 and packed once; Q, K and V are fused into one
+/// The image tower's matmul weights packed once in bf16 or int8; Q, K and V are fused into one
 /// [3·width, width] matrix so a block makes one QKV GEMM.
-public struct BFloat16VisionWeights: Sendable {
+public struct PackedVisionWeights: Sendable {
     struct Block: Sendable {
-        var qkv: BFloat16Weights
+        var qkv: PackedWeights
         var qkvBias: [Float]
-        var output: BFloat16Weights
-        var fc1: BFloat16Weights
-        var fc2: BFloat16Weights
+        var output: PackedWeights
+        var fc1: PackedWeights
+        var fc2: PackedWeights
 
-        init(_ b: ResidualAttentionBlock) throws(TensorError) {
+        init(_ b: ResidualAttentionBlock, _ dtype: ComputeDType) throws(TensorError) {
             let a = b.attention
             let w = try Tensor.concatenate([a.query.weight.value, a.key.weight.value, a.value.weight.value], axis: 0)
             let width = a.query.weight.value.shape[0]
             qkvBias = [a.query.bias, a.key.bias, a.value.bias].flatMap { $0?.value.storage ?? [Float](repeating: 0, count: width) }
-            qkv = try BFloat16Weights(w)
-            output = try BFloat16Weights(a.output.weight.value)
-            fc1 = try BFloat16Weights(b.fc1.weight.value)
-            fc2 = try BFloat16Weights(b.fc2.weight.value)
+            qkv = try pack(w, dtype)
+            output = try pack(a.output.weight.value, dtype)
+            fc1 = try pack(b.fc1.weight.value, dtype)
+            fc2 = try pack(b.fc2.weight.value, dtype)
         }
     }
-    var patch: BFloat16Weights
+    let dtype: ComputeDType
+    var patch: PackedWeights
     var blocks: [Block]
 
-    init(patch: BFloat16Weights, blocks: [Block]) {
-        self.patch = patch
-        self.blocks = blocks
+    static func pack(_ weight: Tensor, _ dtype: ComputeDType) throws(TensorError) -> PackedWeights {
+        switch dtype {
+        case .bf16: .bf16(try BFloat16Weights(weight))
+        case .int8: .int8(try Int8Weights(weight))
+        case .f32: throw .invalidArgument(op: "PackedVisionWeights", reason: "fp32 weights are not packed")
+        }
     }
 }

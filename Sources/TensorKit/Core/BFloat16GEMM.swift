@@ -53,35 +53,3 @@ public struct BFloat16Weights: Sendable {
         }
     }
 }
-
-extension Tensor {
-    /// x[..., in] · Wᵀ + bias with bf16 inputs and fp32 sums: the bf16 counterpart of `Tensor.linear`.
-    public static func linear(_ x: Tensor, weight: BFloat16Weights, bias: Tensor?) throws(TensorError) -> Tensor {
-        let k = weight.inFeatures, n = weight.outFeatures
-        guard x.rank >= 1, x.shape[x.rank - 1] == k else {
-            throw .shapeMismatch(op: "linear(bf16)", shapes: [x.shape, [n, k]], reason: "last axis of x must equal in-features")
-        }
-        if let bias, bias.shape != [n] {
-            throw .shapeMismatch(op: "linear(bf16)", shapes: [bias.shape, [n]], reason: "bias must be [out]")
-        }
-        let rows = x.count / k
-        var out = [Float](repeating: 0, count: rows * n)
-        var a = [UInt16](repeating: 0, count: rows * BFloat16GEMM.rowStride(k))
-        x.storage.withUnsafeBufferPointer { xp in
-            a.withUnsafeMutableBufferPointer { ap in
-                out.withUnsafeMutableBufferPointer { op in
-                    guard rows > 0, let X = xp.baseAddress, let A = ap.baseAddress, let O = op.baseAddress else { return }
-                    BFloat16GEMM.convertRows(X, rows: rows, width: k, lda: k, into: A)
-                    if let bias {
-                        bias.storage.withUnsafeBufferPointer {
-                            weight.multiply(A, rows: rows, bias: $0.baseAddress, accumulate: false, into: O, ldc: n)
-                        }
-                    } else {
-                        weight.multiply(A, rows: rows, bias: nil, accumulate: false, into: O, ldc: n)
-                    }
-                }
-            }
-        }
-        return Tensor(unchecked: Array(x.shape.dropLast()) + [n], storage: out)
-    }
-}

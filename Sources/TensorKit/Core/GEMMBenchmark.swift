@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Measures the engine's matmul throughput (the `linear` path: C = A·Bᵀ with B a [N, K] weight).
@@ -45,5 +46,73 @@ public enum GEMMBenchmark {
             elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         } while elapsed < minSeconds
         return Result(m: m, n: n, k: k, threads: threads, seconds: elapsed, iterations: iterations)
+    }
+
+    /// The reduced-precision GEMMs as the image tower runs them: each of `threads` threads multiplies its own
+    /// m rows (inputs rounded or quantized once, outside the timing) by one packed weight, at the same time.
+    /// The result counts all threads' work.
+    public static func runPacked(m: Int, n: Int, k: Int, threads: Int, int8: Bool, minSeconds: Double) throws -> Result {
+        var rng = RandomGenerator(seed: 1)
+        let a = Tensor.uniform(shape: [m, k], low: -1, high: 1, using: &rng)
+        let w = Tensor.uniform(shape: [n, k], low: -1, high: 1, using: &rng)
+        let weight: PackedWeights = int8 ? .int8(try Int8Weights(w)) : .bf16(try BFloat16Weights(w))
+        let previous = Parallelism.threads
+        defer { try? Parallelism.setThreads(previous) }
+        try Parallelism.setThreads(threads)
+        let counts = try Parallelism.map(threads) { _ in
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: PackedWeights.scratchBytes(rows: m, width: k), alignment: 64)
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+            defer { scratch.deallocate(); c.deallocate() }
+            // One rounding or quantization into the scratch; then only the GEMM is repeated.
+            let multiply: () -> Void
+            switch weight {
+            case .bf16(let b):
+                let rows = scratch.bindMemory(to: UInt16.self, capacity: m * BFloat16GEMM.rowStride(k))
+                a.storage.withUnsafeBufferPointer { BFloat16GEMM.convertRows($0.baseAddress!, rows: m, width: k, lda: k, into: rows) }
+                multiply = { b.multiply(rows, rows: m, bias: nil, accumulate: false, into: c, ldc: n) }
+            case .int8(let q):
+                let scales = UnsafeMutablePointer<Float>.allocate(capacity: m), zeros = UnsafeMutablePointer<Int32>.allocate(capacity: m)
+                let rows = scratch.bindMemory(to: UInt8.self, capacity: Int8GEMM.scratchBytes(rows: m, width: k))
+                a.storage.withUnsafeBufferPointer { Int8GEMM.quantizeRows($0.baseAddress!, rows: m, width: k, lda: k, into: rows, scales: scales, zeros: zeros) }
+                multiply = { q.multiply(quantized: rows, scales: scales, zeros: zeros, rows: m, bias: nil, accumulate: false, into: c, ldc: n) }
+            }
+            multiply()
+            var iterations = 0
+            let start = DispatchTime.now().uptimeNanoseconds
+            var elapsed = 0.0
+            repeat {
+                multiply()
+                iterations += 1
+                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            } while elapsed < minSeconds
+            return (iterations, elapsed)
+        }
+        // Threads' rates add up: iterations per second summed, expressed over the longest thread's time.
+        let seconds = counts.map(\.1).max() ?? 0
+        let rate = counts.reduce(0.0) { $0 + Double($1.0) / $1.1 }
+        return Result(m: m, n: n, k: k, threads: threads, seconds: seconds, iterations: Int((rate * seconds).rounded()))
+    }
+
+    /// Multiply-add operations per second (2 per multiply-add, as GFLOP/s counts) of `vpdpbusd` alone, on
+    /// `threads` threads at once: the ceiling the int8 GEMM is measured against. nil without AVX-512 VNNI.
+    public static func vnniPeakGOPS(threads: Int, minSeconds: Double) throws -> Double? {
+        guard Int8GEMM.isAccelerated else { return nil }
+        let previous = Parallelism.threads
+        defer { try? Parallelism.setThreads(previous) }
+        try Parallelism.setThreads(threads)
+        let rates = try Parallelism.map(threads) { _ in
+            let chunk: Int64 = 1_000_000
+            _ = ck_vnni_peak_loop(chunk / 10)
+            var iterations: Int64 = 0
+            let start = DispatchTime.now().uptimeNanoseconds
+            var elapsed = 0.0
+            repeat {
+                _ = ck_vnni_peak_loop(chunk)
+                iterations += chunk
+                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            } while elapsed < minSeconds
+            return Double(iterations) * 24 * 64 * 2 / elapsed / 1e9
+        }
+        return rates.reduce(0, +)
     }
 }

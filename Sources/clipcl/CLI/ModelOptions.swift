@@ -12,7 +12,7 @@ let modelOptions: [OptionSpec] = [
 
 /// For commands that run the image tower.
 let imageDTypeOption = OptionSpec.option(
-    "dtype", "f32|bf16", "Image-tower matmul precision: f32 (default) or bf16 (about 2x faster with AVX-512 BF16; cosine >= 0.999 to f32)")
+    "dtype", "f32|bf16|int8", "Image-tower matmul precision: f32 (default), bf16 (about 2x faster with AVX-512 BF16; cosine >= 0.999 to f32) or int8 (AVX-512 VNNI)")
 
 /// `id` and `revision` stand in for --model and --revision when those are not given (a learner state's model).
 func loadModel(_ args: ParsedArguments, id defaultID: String? = nil, revision defaultRevision: String? = nil) throws -> LoadedCLIP {
@@ -28,18 +28,21 @@ func loadModel(_ args: ParsedArguments, id defaultID: String? = nil, revision de
     options.hub = HubClient(offline: args.flag("offline"), progress: DownloadProgress().report)
     let dtype = try args.string("dtype").map { (raw) throws -> ComputeDType in try ComputeDType(parsing: raw) }
     var clip = try ModelSource.load(id, options: options)
-    // A command loads its model once, so bf16 never needs the fp32 matmul weights again.
+    // A command loads its model once, so bf16 or int8 never needs the fp32 matmul weights again.
     if let dtype {
-        warnIfBF16IsSlow(dtype)
+        warnIfDTypeIsSlow(dtype)
         try clip.model.vision.setDType(dtype, releasingFP32Weights: true)
     }
     return clip
 }
 
-/// Without AVX-512 BF16 the bf16 path runs its portable C loop: same results, far slower than fp32.
-func warnIfBF16IsSlow(_ dtype: ComputeDType) {
+/// Without AVX-512 BF16 (VNNI) the bf16 (int8) path runs its portable C loop: same results, far slower than fp32.
+func warnIfDTypeIsSlow(_ dtype: ComputeDType) {
     if dtype == .bf16 && !BFloat16GEMM.isAccelerated {
         printError("warning: this CPU has no AVX-512 BF16 instructions; --dtype bf16 runs a slow portable kernel (use f32)")
+    }
+    if dtype == .int8 && !Int8GEMM.isAccelerated {
+        printError("warning: this CPU has no AVX-512 VNNI instructions; --dtype int8 runs a slow portable kernel (use f32)")
     }
 }
 

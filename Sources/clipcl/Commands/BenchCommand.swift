@@ -4,11 +4,12 @@ import Datasets
 import Foundation
 import TensorKit
 
-/// `clipcl bench gemm`: matmul throughput on ViT shapes, 1 and 2 threads.
+/// `clipcl bench gemm`: matmul throughput on ViT shapes, 1 and 2 threads (fp32 BLAS, or the bf16 / int8 kernels);
+/// `clipcl bench encoders`: the towers on random weights of a real architecture.
 enum BenchCommand: Command {
     static let name = "bench"
     static let summary = "Measure the engine's speed (not a test: numbers depend on the machine and its load)."
-    static let usage = "clipcl bench gemm|encoders [--json] [--seconds S] [--m M] [--arch ViT-B-16] [--batch B] [--dtype f32|bf16]"
+    static let usage = "clipcl bench gemm|encoders [--json] [--seconds S] [--m M] [--arch ViT-B-16] [--batch B] [--dtype f32|bf16|int8]"
     static let options: [OptionSpec] = [
         .flag("json", "Print results as JSON on stdout"),
         .option("seconds", "S", "Minimum time per measurement (default 0.5)"),
@@ -16,17 +17,22 @@ enum BenchCommand: Command {
         .repeated("thread-counts", "N", "Thread counts to measure (default 1 and 2)"),
         .option("arch", "NAME", "encoders: ViT-B-16 (default), ViT-B-32 or ViT-L-14, random weights of the real shape"),
         .option("batch", "B", "encoders: images per forward pass (default 8)"),
-        .option("dtype", "f32|bf16", "encoders: image-tower matmul precision (default f32)"),
+        .option("dtype", "f32|bf16|int8", "gemm: the GEMM to measure (default f32, through BLAS); encoders: image-tower matmul precision (default f32)"),
     ]
+
+    struct VNNIPeak: Encodable { let threads: Int; let gops: Double }
 
     struct GEMMReport: Encodable {
         let benchmark = "gemm"
+        let dtype: String
         let blasCore: String
         let loadAverage: [Double]
+        /// int8 only: the measured vpdpbusd ceiling per thread count.
+        let vnniPeak: [VNNIPeak]?
         let results: [GEMMBenchmark.Result]
         let best2ThreadGFLOPS: Double?
         enum CodingKeys: String, CodingKey {
-            case benchmark, blasCore = "blas_core", loadAverage = "load_average", results
+            case benchmark, dtype, blasCore = "blas_core", loadAverage = "load_average", vnniPeak = "vnni_peak_gops", results
             case best2ThreadGFLOPS = "max_gflops_2_threads"
         }
     }
@@ -54,25 +60,40 @@ enum BenchCommand: Command {
             threadCounts.append(t)
         }
         if threadCounts.isEmpty { threadCounts = [1, 2] }
+        let dtype = try ComputeDType(parsing: args.string("dtype") ?? "f32")
+        warnIfDTypeIsSlow(dtype)
+        let json = args.flag("json")
         let sizes = [768, 2304, 3072]
         var results: [GEMMBenchmark.Result] = []
+        var peaks: [VNNIPeak] = []
         for t in threadCounts {
+            if dtype == .int8, let peak = try GEMMBenchmark.vnniPeakGOPS(threads: t, minSeconds: seconds) {
+                peaks.append(VNNIPeak(threads: t, gops: (peak * 10).rounded() / 10))
+                if !json { print(String(format: "vpdpbusd peak, threads=%d            %7.1f GOP/s", t, peak)) }
+            }
             for n in sizes {
                 for k in sizes {
-                    let r = try GEMMBenchmark.run(m: m, n: n, k: k, threads: t, minSeconds: seconds)
+                    let r = dtype == .f32 ? try GEMMBenchmark.run(m: m, n: n, k: k, threads: t, minSeconds: seconds)
+                        : try GEMMBenchmark.runPacked(m: m, n: n, k: k, threads: t, int8: dtype == .int8, minSeconds: seconds)
                     results.append(r)
-                    if !args.flag("json") {
-                        print(String(format: "M=%5d N=%5d K=%5d threads=%d  %7.1f GFLOP/s", m, n, k, t, r.gflops))
+                    if !json {
+                        let unit = dtype == .int8 ? "GOP/s  " : "GFLOP/s"
+                        var line = String(format: "M=%5d N=%5d K=%5d threads=%d  %7.1f \(unit)", m, n, k, t, r.gflops)
+                        if let peak = peaks.first(where: { $0.threads == t }) { line += String(format: "  %3.0f %% of peak", 100 * r.gflops / peak.gops) }
+                        print(line)
                     }
                 }
             }
         }
         let best2 = results.filter { $0.threads == 2 }.map(\.gflops).max()
-        if args.flag("json") {
-            try printJSON(GEMMReport(blasCore: Parallelism.blasCoreName, loadAverage: loadAverage(),
-                                     results: results, best2ThreadGFLOPS: best2.map { ($0 * 10).rounded() / 10 }))
+        if json {
+            try printJSON(GEMMReport(dtype: dtype.rawValue, blasCore: Parallelism.blasCoreName, loadAverage: loadAverage(),
+                                     vnniPeak: peaks.isEmpty ? nil : peaks, results: results,
+                                     best2ThreadGFLOPS: best2.map { ($0 * 10).rounded() / 10 }))
         } else {
-            print("BLAS core: \(Parallelism.blasCoreName); load average: \(loadAverage())")
+            let engine = dtype == .f32 ? "BLAS core: \(Parallelism.blasCoreName)"
+                : "CKernels \(dtype.rawValue) GEMM (\(dtype == .int8 ? "AVX-512 VNNI" : "AVX-512 BF16")\((dtype == .int8 ? Int8GEMM.isAccelerated : BFloat16GEMM.isAccelerated) ? "" : " absent: portable C loop")), each thread its own GEMM"
+            print(engine + "; load average: \(loadAverage())")
         }
     }
 }
@@ -110,7 +131,7 @@ extension BenchCommand {
         let seconds = try args.double("seconds") ?? 10
         let batch = try args.int("batch", range: 1...256) ?? 8
         let dtype = try ComputeDType(parsing: args.string("dtype") ?? "f32")
-        warnIfBF16IsSlow(dtype)
+        warnIfDTypeIsSlow(dtype)
         var model = try CLIPModel.random(config: config, seed: 0)
         try model.vision.setDType(dtype, releasingFP32Weights: true)
         var rng = RandomGenerator(seed: 1)

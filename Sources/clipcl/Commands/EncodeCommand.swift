@@ -6,7 +6,7 @@ import TensorKit
 enum EncodeCommand: Command {
     static let name = "encode"
     static let summary = "Embed images and texts; print normalised embeddings and exp(logit_scale)·cosine logits."
-    static let usage = "clipcl encode --model M [--image PATH]... [--pixels FILE] [--text T]... [--json] [--batch-size B] [--dtype f32|bf16]"
+    static let usage = "clipcl encode --model M [--image PATH]... [--pixels FILE] [--text T]... [--json] [--batch-size B] [--dtype f32|bf16|int8]"
     static let options: [OptionSpec] = modelOptions + [
         .repeated("image", "PATH", "An image file (repeatable)"),
         .option("pixels", "FILE", "Preprocessed pixels: a safetensors file with pixel_values [N,3,H,W] (as written by clipcl preprocess)"),

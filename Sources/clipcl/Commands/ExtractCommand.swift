@@ -8,7 +8,7 @@ enum ExtractCommand: Command {
     static let name = "extract"
     static let summary = "Encode a dataset split once into a feature cache (resumable, shardable; format in README.md)."
     static let usage = """
-        clipcl extract --model M --dataset D --split train|test --out DIR [--root PATH] [--dtype f32|bf16] [--storage f16|f32] [--limit N]
+        clipcl extract --model M --dataset D --split train|test --out DIR [--root PATH] [--dtype f32|bf16|int8] [--storage f16|f32] [--limit N]
                       [--batch-size B] [--chunk-size 1024] [--shard i/n] [--strict] [--views K] [--templates KEY] [--json]
                clipcl extract --merge --out DIR PART_DIR...
 
