@@ -178,3 +178,92 @@ void ck_bf16_gemm(int m, int n, int k, const uint16_t *a, const uint16_t *w, con
 #endif
     ck_bf16_gemm_portable(m, n, k, a, w, bias, accumulate, c, ldc);
 }
+
+/* ---- The image tower's attention core in bf16: scores and P·V through the GEMM above. ---- */
+
+/* Packs W[n, k] read at w[row·sn + in·sk] (the layout of ck_bf16_pack_weights, any strides). */
+static void pack_strided_portable(const float *w, int n, int k, size_t sn, size_t sk, uint16_t *out) {
+    int panels = (n + PANEL - 1) / PANEL, pairs = (k + 1) / 2;
+    for (int p = 0; p < panels; p++)
+        for (int j = 0; j < pairs; j++)
+            for (int col = 0; col < PANEL; col++)
+                for (int e = 0; e < 2; e++) {
+                    int row = p * PANEL + col, in = 2 * j + e;
+                    out[(((size_t)p * pairs + j) * PANEL + col) * 2 + e] = (row < n && in < k) ? ck_bf16_from_float(w[row * sn + in * sk]) : 0;
+                }
+}
+
+#if CK_X86
+/* K_h as weights (n = tokens, k = head dims, dims contiguous): each token's pairs go 32 apart, a scatter. */
+CK_BF16_TARGET static void pack_rows_avx512(const float *w, int n, int k, size_t sn, uint16_t *out) {
+    int panels = (n + PANEL - 1) / PANEL, pairs = (k + 1) / 2;
+    memset(out + (size_t)(panels - 1) * pairs * PANEL * 2, 0, (size_t)pairs * PANEL * 2 * sizeof(uint16_t));
+    __m512i stride = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(PANEL));
+    for (int row = 0; row < n; row++) {
+        const float *src = w + row * sn;
+        uint32_t *dst = (uint32_t *)out + (size_t)(row / PANEL) * pairs * PANEL + row % PANEL;
+        for (int i = 0; i < k; i += 32) {
+            int left = k - i < 32 ? k - i : 32;
+            __mmask16 lo = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            __mmask16 hi = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, src + i + 16), _mm512_maskz_loadu_ps(lo, src + i));
+            __mmask16 used = (left + 1) / 2 >= 16 ? 0xffff : (__mmask16)((1u << ((left + 1) / 2)) - 1);
+            _mm512_mask_i32scatter_epi32(dst + (size_t)(i / 2) * PANEL, used, stride, v, 4);
+        }
+    }
+}
+
+/* V_h transposed as weights (n = head dims, contiguous; k = tokens, stride sk): rows 2j and 2j+1 interleaved. */
+CK_BF16_TARGET static void pack_columns_avx512(const float *w, int n, int k, size_t sk, uint16_t *out) {
+    int panels = (n + PANEL - 1) / PANEL, pairs = (k + 1) / 2;
+    /* A zmm holds 32 bf16: columns 0-15 of both rows interleaved, then columns 16-31 (index ≥ 32 picks b). */
+    uint16_t order[64];
+    for (int c = 0; c < 16; c++) {
+        order[2 * c] = (uint16_t)c; order[2 * c + 1] = (uint16_t)(32 + c);
+        order[32 + 2 * c] = (uint16_t)(16 + c); order[32 + 2 * c + 1] = (uint16_t)(48 + c);
+    }
+    __m512i low = _mm512_loadu_si512(order), high = _mm512_loadu_si512(order + 32);
+    for (int p = 0; p < panels; p++) {
+        int c0 = p * PANEL, left = n - c0 < PANEL ? n - c0 : PANEL;
+        __mmask16 lo = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+        __mmask16 hi = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+        for (int j = 0; j < pairs; j++) {
+            const float *r0 = w + (size_t)(2 * j) * sk + c0;
+            __m512i a = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, r0 + 16), _mm512_maskz_loadu_ps(lo, r0));
+            __m512i b = _mm512_setzero_si512();
+            if (2 * j + 1 < k) {
+                const float *r1 = r0 + sk;
+                b = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, r1 + 16), _mm512_maskz_loadu_ps(lo, r1));
+            }
+            uint16_t *dst = out + (((size_t)p * pairs + j) * PANEL) * 2;
+            _mm512_storeu_si512(dst, _mm512_permutex2var_epi16(a, low, b));
+            _mm512_storeu_si512(dst + 32, _mm512_permutex2var_epi16(a, high, b));
+        }
+    }
+}
+#endif
+
+size_t ck_bf16_attention_scratch_count(int tokens, int head_dim) {
+    size_t kp = (size_t)((head_dim + 1) & ~1), tp = (size_t)((tokens + 1) & ~1);
+    return (size_t)tokens * kp + ck_bf16_packed_count(tokens, head_dim) + (size_t)tokens * tp + ck_bf16_packed_count(head_dim, tokens);
+}
+
+void ck_bf16_attention(const float *qkv, int tokens, int width, int heads, float scale,
+                       float *scores, uint16_t *scratch, float *out, int ldo) {
+    int dh = width / heads, ld = 3 * width, tp = (tokens + 1) & ~1;
+    uint16_t *q = scratch, *k = q + (size_t)tokens * ((dh + 1) & ~1);
+    uint16_t *p = k + ck_bf16_packed_count(tokens, dh), *v = p + (size_t)tokens * tp;
+    for (int h = 0; h < heads; h++) {
+        const float *qh = qkv + h * dh, *kh = qkv + width + h * dh, *vh = qkv + 2 * width + h * dh;
+        ck_bf16_convert_rows(qh, tokens, dh, ld, q);
+#if CK_X86
+        if (ck_has_avx512_bf16()) { pack_rows_avx512(kh, tokens, dh, ld, k); pack_columns_avx512(vh, dh, tokens, ld, v); }
+        else
+#endif
+        { pack_strided_portable(kh, tokens, dh, ld, 1, k); pack_strided_portable(vh, dh, tokens, 1, ld, v); }
+        ck_bf16_gemm(tokens, tokens, dh, q, k, NULL, 0, scores, tokens);
+        for (int i = 0; i < tokens; i++) ck_softmax_row(scores + (size_t)i * tokens, scores + (size_t)i * tokens, tokens, scale);
+        ck_bf16_convert_rows(scores, tokens, tokens, tokens, p);
+        ck_bf16_gemm(tokens, dh, tokens, p, v, NULL, 0, out + h * dh, ldo);
+    }
+}

@@ -102,6 +102,13 @@ static void quantize_rows_portable(const float *a, int m, int k, int lda, uint8_
 }
 
 #if CK_X86
+/* rint(x·inverse) + zero, clamped to [0, 255]: the portable arithmetic, 16 at a time (rounding to nearest even). */
+CK_VNNI_TARGET static inline __m128i quantize16(__m512 x, __m512 inverse, __m512 zero) {
+    __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(x, inverse), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, zero), _mm512_setzero_ps()), _mm512_set1_ps(255.0f));
+    return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
+}
+
 CK_VNNI_TARGET static void quantize_rows_avx512(const float *a, int m, int k, int lda, uint8_t *out, float *scales, int32_t *zeros) {
     int quads = quads_of(k), groups = (m + MR - 1) / MR;
     size_t group_bytes = (size_t)quads * MR * 4;
@@ -120,19 +127,22 @@ CK_VNNI_TARGET static void quantize_rows_avx512(const float *a, int m, int k, in
         float inverse;
         row_parameters(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), &scales[r], &zeros[r], &inverse);
         __m512 inv = _mm512_set1_ps(inverse), zero = _mm512_set1_ps((float)zeros[r]);
-        __m512 top = _mm512_set1_ps(255.0f), bottom = _mm512_setzero_ps();
         uint8_t *dst = out + (size_t)(r / MR) * group_bytes + (size_t)(r % MR) * 4;
-        for (i = 0; i < k; i += 16) {
-            int left = k - i < 16 ? k - i : 16;
-            __mmask16 t = left == 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-            /* rint(x·inverse) + zero, clamped: the portable arithmetic, 16 at a time (MXCSR rounds to nearest even). */
-            __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(t, row + i), inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, zero), bottom), top);
-            __m128i bytes = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
+        /* 16 inputs = 4 quads, each 4 bytes going MR·4 bytes apart in the group. */
+        for (i = 0; i + 16 <= k; i += 16) {
+            __m128i bytes = quantize16(_mm512_loadu_ps(row + i), inv, zero);
+            uint8_t *d = dst + (size_t)(i / 4) * MR * 4;
+            _mm_storeu_si32(d, bytes);
+            _mm_storeu_si32(d + MR * 4, _mm_srli_si128(bytes, 4));
+            _mm_storeu_si32(d + 2 * MR * 4, _mm_srli_si128(bytes, 8));
+            _mm_storeu_si32(d + 3 * MR * 4, _mm_srli_si128(bytes, 12));
+        }
+        if (i < k) {
+            int left = k - i;
+            __m128i bytes = quantize16(_mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1), row + i), inv, zero);
             uint32_t words[4];
             _mm_storeu_si128((__m128i *)words, bytes);
-            int quads_here = (left + 3) / 4;
-            for (int q = 0; q < quads_here; q++) {
+            for (int q = 0; q < (left + 3) / 4; q++) {
                 uint32_t word = words[q];
                 if (4 * q + 4 > left) word &= (1u << (8 * (left - 4 * q))) - 1; /* the pad past k is zero */
                 memcpy(dst + (size_t)(i / 4 + q) * MR * 4, &word, 4);

@@ -93,4 +93,34 @@ import Testing
         #expect(diff > 0 && diff < 0.05)
         #expect(throws: TensorError.self) { try Tensor.linear(x, weight: .bf16(try BFloat16Weights(w.transposed())), bias: b) }
     }
+
+    /// The bf16 attention core of the image tower against the fp32 one, on token counts that leave panel and pair
+    /// tails (17, 50 = ViT-B/32, 197 = ViT-B/16) and a head width that is not a multiple of 32.
+    @Test(arguments: [(17, 64, 2), (50, 768, 12), (197, 768, 12), (33, 120, 3)])
+    func attentionMatchesFP32(_ shape: (Int, Int, Int)) throws {
+        let (t, w, heads) = shape
+        var rng = RandomGenerator(seed: UInt64(t * 31 + w))
+        let qkv = Tensor.normal(shape: [t, 3 * w], mean: 0, std: 1, using: &rng).storage
+        var fp32 = [Float](repeating: 0, count: t * w), bf16 = [Float](repeating: .nan, count: t * w)
+        var scores = [Float](repeating: 0, count: t * t)
+        var scratch = [UInt16](repeating: 0xFFFF, count: BFloat16GEMM.attentionScratchCount(tokens: t, headDim: w / heads))
+        qkv.withUnsafeBufferPointer { q in
+            scores.withUnsafeMutableBufferPointer { s in
+                fp32.withUnsafeMutableBufferPointer {
+                    Tensor.selfAttention(packedQKV: q.baseAddress!, tokens: t, width: w, heads: heads, scratch: s.baseAddress!,
+                                         into: $0.baseAddress!, ldo: w)
+                }
+                scratch.withUnsafeMutableBufferPointer { sc in
+                    bf16.withUnsafeMutableBufferPointer {
+                        BFloat16GEMM.selfAttention(packedQKV: q.baseAddress!, tokens: t, width: w, heads: heads, scores: s.baseAddress!,
+                                                   scratch: sc.baseAddress!, into: $0.baseAddress!, ldo: w)
+                    }
+                }
+            }
+        }
+        // Outputs are convex combinations of N(0, 1) values; bf16 rounding of Q, K, P and V moves them by ~1e-3.
+        let worst = zip(fp32, bf16).map { abs($0 - $1) }.max() ?? .nan
+        #expect(worst < 0.01, "tokens \(t), width \(w), heads \(heads): max difference \(worst)")
+        #expect(worst > 0, "the bf16 path must not be the fp32 one")
+    }
 }

@@ -85,6 +85,23 @@ import Testing
         }
     }
 
+    /// The image tower's in-place activations (CKernels, AVX-512 where the CPU has it), densely, with tails.
+    @Test(arguments: [Activation.gelu, .quickGELU])
+    func rowKernelActivationsAgainstLibm(_ activation: Activation) {
+        var xs: [Float] = stride(from: -30, through: 30, by: 0.0071).map { Float($0) } + [0, -0.0, 1e-30, -1e-30, 100, -100]
+        xs.append(contentsOf: [.nan, 3])   // 16-lane tail: count not a multiple of 16
+        var y = xs
+        y.withUnsafeMutableBufferPointer { RowKernels.activate($0.baseAddress!, count: $0.count, activation) }
+        var worst = 0.0
+        for (v, r) in zip(xs, y) where !v.isNaN {
+            let d = Double(v)
+            let ref = activation == .gelu ? 0.5 * d * (1 + erf(d / 2.0.squareRoot())) : d / (1 + Foundation.exp(-1.702 * d))
+            worst = max(worst, abs(Double(r) - ref) / max(1, abs(ref)))
+        }
+        #expect(worst < 2e-6, "\(activation): worst error \(worst)")
+        #expect(y[xs.count - 2].isNaN)
+    }
+
     @Test func vectorisedExpIsAccurate() throws {
         var worst: Double = 0
         var x: Float = -87

@@ -45,6 +45,23 @@ void ck_bf16_gemm(int m, int n, int k, const uint16_t *a, const uint16_t *w, con
 void ck_bf16_gemm_portable(int m, int n, int k, const uint16_t *a, const uint16_t *w, const float *bias,
                            int accumulate, float *c, int ldc);
 
+/* uint16 values of scratch `ck_bf16_attention` needs for `tokens` and `head_dim`. */
+size_t ck_bf16_attention_scratch_count(int tokens, int head_dim);
+
+/* Unmasked multi-head self-attention of one image in bf16: qkv [tokens, 3·width] (Q | K | V, heads as column
+   blocks), per head scores = Q_h·K_hᵀ (bf16 inputs, fp32 sums), P = softmax(scale · scores) in fp32, then
+   out[:, head] = P·V_h with P and V_h in bf16 (row stride ldo). scores: tokens² floats. Single-threaded. */
+void ck_bf16_attention(const float *qkv, int tokens, int width, int heads, float scale,
+                       float *scores, uint16_t *scratch, float *out, int ldo);
+
+/* The image tower's activations, in place: CK_GELU x·Φ(x) (erf by Abramowitz & Stegun 7.1.26) or
+   CK_QUICK_GELU x·σ(1.702x); AVX-512 when the CPU has it, else libm. */
+enum { CK_GELU = 0, CK_QUICK_GELU = 1 };
+void ck_activate(float *x, size_t n, int kind);
+
+/* o[0..<n] = softmax(scale · x[0..<n]) for scale > 0 (in place when o == x). */
+void ck_softmax_row(const float *x, float *o, int n, float scale);
+
 /* The int8 path (AVX-512 VNNI `vpdpbusd`, chosen at run time, with a portable fallback of the same
    integers and float operations): weights symmetric int8 per output channel, activations asymmetric
    uint8 per row, exact int32 sums, dequantized in the store. */

@@ -53,3 +53,20 @@ public struct BFloat16Weights: Sendable {
         }
     }
 }
+
+extension BFloat16GEMM {
+    /// UInt16 scratch values `selfAttention` needs.
+    public static func attentionScratchCount(tokens: Int, headDim: Int) -> Int {
+        ck_bf16_attention_scratch_count(Int32(tokens), Int32(headDim))
+    }
+
+    /// `Tensor.selfAttention(packedQKV:…)` with both matmuls of each head in bf16 (fp32 sums; softmax in fp32):
+    /// the attention of the image tower's bf16 and int8 modes. `scores` holds tokens² floats.
+    public static func selfAttention(
+        packedQKV qkv: UnsafePointer<Float>, tokens: Int, width: Int, heads: Int,
+        scores: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<UInt16>, into out: UnsafeMutablePointer<Float>, ldo: Int
+    ) {
+        let scale = 1 / Float(width / heads).squareRoot()
+        ck_bf16_attention(qkv, Int32(tokens), Int32(width), Int32(heads), scale, scores, scratch, out, Int32(ldo))
+    }
+}

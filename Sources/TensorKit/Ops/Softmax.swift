@@ -1,3 +1,4 @@
+import CKernels
 /// Softmax over the last axis, with optional causal and key-padding masks.
 ///
 /// Both masks keep a prefix of each row: with a causal mask query i sees keys 0...i (shifted by
@@ -70,10 +71,7 @@ extension Tensor {
 @inline(__always)
 func softmaxRow(_ x: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ valid: Int) {
     guard valid > 0 else { return }
-    let m = Vec16(repeating: vmax(x, valid))
-    mapVectorised(x, o, valid) { vexp($0 - m) }
-    let inv = 1 / vsum(o, valid)
-    mapVectorised(o, o, valid) { $0 * inv }
+    ck_softmax_row(x, o, Int32(valid), 1)   // AVX-512 where the CPU has it, as the activations
 }
 
 /// Softmax backward for one row: dx = y ⊙ (dy − Σ dy⊙y).
