@@ -98,7 +98,7 @@ took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
 echo "  second task: $took s"
 predict "$WORK/state-one" > "$WORK/before.json"; predict "$WORK/state-ref" > "$WORK/after.json"
 cmp -s "$WORK/before.json" "$WORK/after.json" && { echo "the two states predict alike: the check could not tell them apart" >&2; exit 1; }
-killed=0; identical=0; runs=0
+killed=0; identical=0; runs=0; previous=0; next=0
 while [ "$killed" -lt "$KILLS" ] && [ "$runs" -lt $((3 * KILLS)) ]; do
   runs=$((runs + 1)); i=$runs
   rm -rf "$WORK/state"; cp -r "$WORK/state-one" "$WORK/state"
@@ -107,9 +107,10 @@ while [ "$killed" -lt "$KILLS" ] && [ "$runs" -lt $((3 * KILLS)) ]; do
   predict "$WORK/state" > "$WORK/now.json" || echo "  kill $i at ${d}s: the state does not load" >&2
   ok=0
   if cmp -s "$WORK/now.json" "$WORK/before.json"; then
+    previous=$((previous + 1))
     learn "$WORK/state" 1 && predict "$WORK/state" | cmp -s - "$WORK/after.json" && ok=1
-  elif cmp -s "$WORK/now.json" "$WORK/after.json"; then ok=1; fi
+  elif cmp -s "$WORK/now.json" "$WORK/after.json"; then next=$((next + 1)); ok=1; fi
   if [ "$ok" -eq 1 ]; then identical=$((identical + 1)); else echo "  kill $i at ${d}s: neither the previous nor the next state" >&2; fi
 done
-echo "learner: $runs runs, $killed killed mid-run (SIGKILL), $identical left the previous or the next state and reached the next"
+echo "learner: $runs runs, $killed killed mid-run (SIGKILL), $identical left the previous ($previous) or the next ($next) state and reached the next"
 [ "$ext_ok" -eq 1 ] && [ "$train_ok" -eq 1 ] && [ "$identical" -eq "$runs" ] && [ "$killed" -ge "$KILLS" ]
