@@ -28,7 +28,8 @@ let package = Package(
         .target(name: "CImageShim", dependencies: ["CJPEG", "CPNG"],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
-        // The bf16 GEMM (AVX-512 BF16 intrinsics, selected at run time) and the allocator policy.
+        // The bf16 and int8 GEMMs (AVX-512 BF16 / VNNI intrinsics, selected at run time), the bf16 attention core,
+        // the image tower's activations and softmax, and the allocator policy.
         // -O3 also in debug builds, so tests that run the GEMM on real shapes stay fast.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 

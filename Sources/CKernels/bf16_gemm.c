@@ -47,17 +47,19 @@ size_t ck_bf16_packed_count(int n, int k) {
     return panels * pairs * PANEL * 2;
 }
 
-void ck_bf16_pack_weights(const float *w, int n, int k, uint16_t *out) {
+/* Packs W[n, k] read at w[row·sn + in·sk] (the layout of ck_bf16_pack_weights, any strides). */
+static void pack_strided_portable(const float *w, int n, int k, size_t sn, size_t sk, uint16_t *out) {
     int panels = (n + PANEL - 1) / PANEL, pairs = (k + 1) / 2;
     for (int p = 0; p < panels; p++)
         for (int j = 0; j < pairs; j++)
             for (int col = 0; col < PANEL; col++)
                 for (int e = 0; e < 2; e++) {
                     int row = p * PANEL + col, in = 2 * j + e;
-                    float v = (row < n && in < k) ? w[(size_t)row * k + in] : 0.0f;
-                    out[(((size_t)p * pairs + j) * PANEL + col) * 2 + e] = ck_bf16_from_float(v);
+                    out[(((size_t)p * pairs + j) * PANEL + col) * 2 + e] = (row < n && in < k) ? ck_bf16_from_float(w[row * sn + in * sk]) : 0;
                 }
 }
+
+void ck_bf16_pack_weights(const float *w, int n, int k, uint16_t *out) { pack_strided_portable(w, n, k, (size_t)k, 1, out); }
 
 #if CK_X86
 CK_BF16_TARGET static void convert_rows_avx512(const float *a, int m, int k, int lda, uint16_t *out) {
@@ -180,18 +182,6 @@ void ck_bf16_gemm(int m, int n, int k, const uint16_t *a, const uint16_t *w, con
 }
 
 /* ---- The image tower's attention core in bf16: scores and P·V through the GEMM above. ---- */
-
-/* Packs W[n, k] read at w[row·sn + in·sk] (the layout of ck_bf16_pack_weights, any strides). */
-static void pack_strided_portable(const float *w, int n, int k, size_t sn, size_t sk, uint16_t *out) {
-    int panels = (n + PANEL - 1) / PANEL, pairs = (k + 1) / 2;
-    for (int p = 0; p < panels; p++)
-        for (int j = 0; j < pairs; j++)
-            for (int col = 0; col < PANEL; col++)
-                for (int e = 0; e < 2; e++) {
-                    int row = p * PANEL + col, in = 2 * j + e;
-                    out[(((size_t)p * pairs + j) * PANEL + col) * 2 + e] = (row < n && in < k) ? ck_bf16_from_float(w[row * sn + in * sk]) : 0;
-                }
-}
 
 #if CK_X86
 /* K_h as weights (n = tokens, k = head dims, dims contiguous): each token's pairs go 32 apart, a scatter. */
