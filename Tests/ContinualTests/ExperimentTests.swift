@@ -109,6 +109,46 @@ import Testing
     }
 
     /// A config that cannot run (here: no cache at its features path) fails before its run directory exists.
+    /// `clipcl sweep --shard i/n` processes, then `--collect`, give the one-process sweep's table; a missing point
+    /// is an error naming it, and nothing is trained by --collect.
+    @Test func shardedSweepCollectsToTheOneProcessTable() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try makeCache(root.appendingPathComponent("cache"))
+        var base = try config(root.appendingPathComponent("cache"))
+        try base.set("epochs=1")
+        let entries = try ["zeroshot", "ncm", "linear"].map { m -> Comparison.Entry in
+            var c = base
+            _ = try c.set("method=\(m)")
+            c.name = "method=\(m)"
+            return .init(label: c.name, config: c)
+        }
+        func csv(_ dir: String) throws -> [[Substring]] {
+            // Every column but the training time.
+            try String(contentsOf: root.appendingPathComponent("\(dir)/comparison.csv"), encoding: .utf8)
+                .split(separator: "\n").map { Array($0.split(separator: ",", omittingEmptySubsequences: false).dropLast()) }
+        }
+        try Comparison(title: "t", entries: entries, directory: root.appendingPathComponent("one")).run()
+
+        let sharded = root.appendingPathComponent("sharded")
+        var first = Comparison(title: "t", entries: entries, directory: sharded)
+        first.part = (0, 2)
+        #expect(try first.run().map(\.0.label) == ["method=zeroshot", "method=linear"])
+        #expect(!FileManager.default.fileExists(atPath: sharded.appendingPathComponent("comparison.csv").path))
+        var collect = Comparison(title: "t", entries: entries, directory: sharded)
+        collect.collect = true
+        var missing = "collected"
+        do { try collect.run() } catch { missing = "\(error)" }
+        #expect(missing.contains("method=ncm") && missing.contains("holds no run") && !missing.contains("\n"), "\(missing)")
+        #expect(!FileManager.default.fileExists(atPath: sharded.appendingPathComponent("method=ncm").path), "--collect created a run")
+        var second = Comparison(title: "t", entries: entries, directory: sharded)
+        second.part = (1, 2)
+        try second.run()
+        try collect.run()
+        let one = try csv("one"), collected = try csv("sharded")
+        #expect(one.count == 4 && one == collected, "\(one) vs \(collected)")
+    }
+
     @Test func aBadFeaturesPathLeavesNoRunDirectory() throws {
         let root = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }

@@ -16,6 +16,11 @@ public struct Comparison {
     public var log: (String) -> Void = { _ in }
     /// Entries whose directory holds a run of another config are run again (see `Experiment.replacesChangedRun`).
     public var replacesChangedRuns = false
+    /// One process of `count` (`clipcl sweep --shard i/n`): runs the entries e with e % count == index and writes no
+    /// comparison files; `collect` then builds them from every entry's directory.
+    public var part: (index: Int, count: Int)?
+    /// Trains nothing: every entry must already hold a complete run (`clipcl sweep --collect`).
+    public var collect = false
 
     public init(title: String, entries: [Entry], directory: URL) {
         self.title = title
@@ -29,19 +34,22 @@ public struct Comparison {
         return directory.appendingPathComponent(String(safe))
     }
 
-    /// Runs (or resumes) every entry, then writes comparison.csv, comparison.svg and report.html.
+    /// Runs (or resumes) every entry (of its part), then writes comparison.csv, comparison.svg and report.html
+    /// (not for a part). With `collect`, reads the entries' runs instead; a missing or incomplete one is an error.
     @discardableResult
     public func run() throws -> [(Entry, RunSummary)] {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var out: [(Entry, RunSummary)] = []
         for (i, e) in entries.enumerated() {
+            if let part, i % part.count != part.index { continue }
             log("[\(i + 1)/\(entries.count)] \(e.label)")
             var x = Experiment(config: e.config, directory: subdirectory(e), resume: true)
             x.log = log
-            x.replacesChangedRun = replacesChangedRuns
+            x.replacesChangedRun = replacesChangedRuns && !collect
+            x.requireComplete = collect
             out.append((e, try x.run()))
         }
-        try writeReports(out)
+        if part == nil { try writeReports(out) }
         return out
     }
 

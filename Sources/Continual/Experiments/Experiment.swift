@@ -15,6 +15,9 @@ public struct Experiment {
     /// With `resume == true`, a run of another config in the directory is replaced instead of refused (the demo,
     /// whose runs are quick to redo, after an upgrade changed a default or its flags changed).
     public var replacesChangedRun = false
+    /// Only reads: a directory without a complete run of this config is an error instead of being trained
+    /// (`clipcl sweep --collect`).
+    public var requireComplete = false
     /// Stops after this task (for tests and kill-resume checks).
     public var stopAfterTask: Int?
 
@@ -36,6 +39,9 @@ public struct Experiment {
         let features = try FeatureSet(cache: cache)
         let order = try config.resolveClassOrder(cache: cache)
         let runner = try ContinualRunner(config: config.run, classOrder: order, features: features)
+        if requireComplete && !directory.holdsRun {
+            throw ContinualError.invalidResume("\(directory.url.path) holds no run: run this point first (clipcl sweep --shard i/n, or without --collect)")
+        }
         try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
         let lock = try CacheLock.acquire(directory.url)
         defer { lock.release() }
@@ -79,8 +85,14 @@ public struct Experiment {
                 return saved
             }
             let lastTask = saved.records.count - 1
+            guard !requireComplete else {
+                throw ContinualError.invalidResume("\(directory.url.path): seed \(seed) stopped after task \(lastTask); resume it first (clipcl sweep without --collect)")
+            }
             resumePoint = .init(result: saved, parameters: try directory.savedParameters(seed, task: lastTask))
             say("seed \(seed): resuming after task \(lastTask)")
+        }
+        guard !requireComplete else {
+            throw ContinualError.invalidResume("\(directory.url.path): seed \(seed) has not run; run it first (clipcl sweep without --collect)")
         }
         var method = try runner.makeMethod(seed: seed, textEncoder: encoder)
         let dir = directory

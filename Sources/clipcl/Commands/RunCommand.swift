@@ -67,9 +67,11 @@ enum RunCommand: Command {
 enum SweepCommand: Command {
     static let name = "sweep"
     static let summary = "Run a grid of configs (e.g. retention × rho × method × seeds) and tabulate Avg/Last."
-    static let usage = "clipcl sweep --config C --grid KEY=V1,V2... [--grid ...] [--out DIR] [flags]"
+    static let usage = "clipcl sweep --config C --grid KEY=V1,V2... [--grid ...] [--out DIR] [--shard i/n | --collect] [flags]"
     static let options = runOptions.filter { $0.name != "resume" } + [
         .repeated("grid", "KEY=V1,V2", "A key and the values to sweep (repeatable; the grid is their product)"),
+        .option("shard", "i/n", "Run only the grid points p with p % n == i, into their own sub-folders of --out (one process of n; no table)"),
+        .flag("collect", "Train nothing: build the table, CSV and report from the points' sub-folders (after --shard processes)"),
     ]
 
     static func run(_ args: ParsedArguments) throws {
@@ -98,7 +100,20 @@ enum SweepCommand: Command {
         let out = URL(fileURLWithPath: args.string("out") ?? "runs/sweep-\(base.name)")
         var comparison = Comparison(title: "sweep: \(base.name)", entries: entries, directory: out)
         comparison.log = { line in if line.hasPrefix("[") || line.contains(": Avg") { printError(line) } }
+        if let raw = args.string("shard") {
+            guard !args.flag("collect") else { throw UsageError(message: "--shard and --collect exclude each other", command: name) }
+            let parts = raw.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (0..<n).contains(i) else {
+                throw UsageError(message: "--shard expects i/n with 0 <= i < n, got '\(raw)'", command: name)
+            }
+            comparison.part = (i, n)
+        }
+        comparison.collect = args.flag("collect")
         let results = try comparison.run()
+        if comparison.part != nil {
+            print("ran \(results.count) of \(entries.count) grid points into \(out.path); collect them with --collect")
+            return
+        }
         if args.flag("json") {
             try printJSON(results.map { SweepRow(label: $0.0.label, summary: $0.1) })
         } else {
