@@ -21,8 +21,8 @@ trap 'rm -rf "$WORK"' EXIT
 [ -d /usr/share/datasets/fashion-mnist ] || { echo "needs dataset-fashion-mnist (apt-get install dataset-fashion-mnist)" >&2; exit 2; }
 
 extract() { "$BIN" extract --model "$MODEL" --dataset fashion-mnist --split "$2" --chunk-size 256 --out "$1" "${@:3}" >/dev/null 2>&1; }
-# A point in the first 90 % of a run that took $1 seconds uninterrupted.
-random_delay() { awk -v max="$1" -v seed="$RANDOM$RANDOM" 'BEGIN { srand(seed); printf "%.3f", 0.02 + rand() * 0.9 * max }'; }
+# A point in the first 90 % (or the fraction $2) of a run that took $1 seconds uninterrupted.
+random_delay() { awk -v max="$1" -v f="${2:-0.9}" -v seed="$RANDOM$RANDOM" 'BEGIN { srand(seed); printf "%.3f", 0.02 + rand() * f * max }'; }
 kill_after() {  # kill_after SECONDS COMMAND...: start in its own process group, SIGKILL the group after SECONDS
   setsid "${@:2}" >/dev/null 2>&1 & local pid=$!
   sleep "$1"
@@ -102,7 +102,7 @@ killed=0; identical=0; runs=0; previous=0; next=0
 while [ "$killed" -lt "$KILLS" ] && [ "$runs" -lt $((3 * KILLS)) ]; do
   runs=$((runs + 1)); i=$runs
   rm -rf "$WORK/state"; cp -r "$WORK/state-one" "$WORK/state"
-  d=$(random_delay "$took")
+  d=$(random_delay "$took" 1.1)   # up to the end: the new state is written and committed in the last moments
   if kill_after "$d" "$BIN" learn --state "$WORK/state" --task "$WORK/learn/train/task-1"; then killed=$((killed + 1)); fi
   predict "$WORK/state" > "$WORK/now.json" || echo "  kill $i at ${d}s: the state does not load" >&2
   ok=0
