@@ -71,10 +71,9 @@ public enum GEMMBenchmark {
                 a.storage.withUnsafeBufferPointer { BFloat16GEMM.convertRows($0.baseAddress!, rows: m, width: k, lda: k, into: rows) }
                 multiply = { b.multiply(rows, rows: m, bias: nil, accumulate: false, into: c, ldc: n) }
             case .int8(let q):
-                let scales = UnsafeMutablePointer<Float>.allocate(capacity: m), zeros = UnsafeMutablePointer<Int32>.allocate(capacity: m)
-                let rows = scratch.bindMemory(to: UInt8.self, capacity: Int8GEMM.scratchBytes(rows: m, width: k))
-                a.storage.withUnsafeBufferPointer { Int8GEMM.quantizeRows($0.baseAddress!, rows: m, width: k, lda: k, into: rows, scales: scales, zeros: zeros) }
-                multiply = { q.multiply(quantized: rows, scales: scales, zeros: zeros, rows: m, bias: nil, accumulate: false, into: c, ldc: n) }
+                let rows = Int8GEMM.QuantizedRows(scratch: scratch, rows: m, width: k)
+                a.storage.withUnsafeBufferPointer { rows.quantize($0.baseAddress!, width: k, lda: k) }
+                multiply = { q.multiply(quantized: rows.values, scales: rows.scales, zeros: rows.zeros, rows: m, bias: nil, accumulate: false, into: c, ldc: n) }
             }
             multiply()
             var iterations = 0

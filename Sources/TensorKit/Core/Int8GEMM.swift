@@ -15,6 +15,26 @@ public enum Int8GEMM {
     /// The scratch holds the row scales (Float), the zero points (Int32), then the quantized rows.
     static func quantizedOffset(rows: Int) -> Int { (8 * rows + 63) & ~63 }
 
+    /// `rows` quantized inputs of `width` values laid out in a scratch of `scratchBytes(rows:width:)` bytes.
+    struct QuantizedRows {
+        let rows: Int
+        let values: UnsafeMutablePointer<UInt8>
+        let scales: UnsafeMutablePointer<Float>
+        let zeros: UnsafeMutablePointer<Int32>
+
+        init(scratch: UnsafeMutableRawPointer, rows: Int, width: Int) {
+            self.rows = rows
+            scales = scratch.bindMemory(to: Float.self, capacity: rows)
+            zeros = (scratch + 4 * rows).bindMemory(to: Int32.self, capacity: rows)
+            values = (scratch + quantizedOffset(rows: rows)).bindMemory(to: UInt8.self, capacity: ck_u8_packed_count(Int32(rows), Int32(width)))
+        }
+
+        /// Quantizes fp32 rows (stride `lda`) of `width` values into this scratch.
+        func quantize(_ a: UnsafePointer<Float>, width: Int, lda: Int) {
+            Int8GEMM.quantizeRows(a, rows: rows, width: width, lda: lda, into: values, scales: scales, zeros: zeros)
+        }
+    }
+
     /// Quantizes `rows` fp32 rows (stride `lda`) into `ck_u8_quantize_rows`' layout, with its scales and zero points.
     public static func quantizeRows(
         _ a: UnsafePointer<Float>, rows: Int, width: Int, lda: Int, into out: UnsafeMutablePointer<UInt8>,
@@ -88,10 +108,8 @@ public struct Int8Weights: Sendable {
         _ a: UnsafePointer<Float>, rows: Int, lda: Int, scratch: UnsafeMutableRawPointer, bias: UnsafePointer<Float>?,
         accumulate: Bool, into c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let scales = scratch.bindMemory(to: Float.self, capacity: rows)
-        let zeros = (scratch + 4 * rows).bindMemory(to: Int32.self, capacity: rows)
-        let q = (scratch + Int8GEMM.quantizedOffset(rows: rows)).bindMemory(to: UInt8.self, capacity: ck_u8_packed_count(Int32(rows), Int32(inFeatures)))
-        Int8GEMM.quantizeRows(a, rows: rows, width: inFeatures, lda: lda, into: q, scales: scales, zeros: zeros)
-        multiply(quantized: q, scales: scales, zeros: zeros, rows: rows, bias: bias, accumulate: accumulate, into: c, ldc: ldc)
+        let q = Int8GEMM.QuantizedRows(scratch: scratch, rows: rows, width: inFeatures)
+        q.quantize(a, width: inFeatures, lda: lda)
+        multiply(quantized: q.values, scales: q.scales, zeros: q.zeros, rows: rows, bias: bias, accumulate: accumulate, into: c, ldc: ldc)
     }
 }
