@@ -4,6 +4,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "lanes.h"
 #define CK_X86 1
 #define CK_AVX512_TARGET __attribute__((target("avx512f,avx512dq,fma")))
 #endif
@@ -73,7 +74,7 @@ CK_AVX512_TARGET static void activate_avx512(float *x, size_t n, int kind) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, activate16(_mm512_loadu_ps(x + i), kind));
     if (i < n) {
-        __mmask16 t = (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 t = ck_first_lanes((int)(n - i));
         _mm512_mask_storeu_ps(x + i, t, activate16(_mm512_maskz_loadu_ps(t, x + i), kind));
     }
 }
@@ -82,7 +83,7 @@ CK_AVX512_TARGET static void softmax_avx512(const float *x, float *o, int n, flo
     __m512 m = _mm512_set1_ps(-INFINITY);
     int i = 0;
     for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
-    __mmask16 t = (__mmask16)((1u << (n - i)) - 1);
+    __mmask16 t = ck_first_lanes((int)(n - i));
     if (i < n) m = _mm512_mask_max_ps(m, t, m, _mm512_maskz_loadu_ps(t, x + i));
     __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(m)), sum = _mm512_setzero_ps(), s = _mm512_set1_ps(scale);
     for (i = 0; i + 16 <= n; i += 16) {

@@ -4,6 +4,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "lanes.h"
 #define CK_X86 1
 #define CK_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #endif
@@ -132,8 +133,8 @@ CK_BF16_TARGET static void gemm_avx512(int m, int n, int k, const uint16_t *a, c
             int mc = m - m0 < MC ? m - m0 : MC;
             for (int p = 0; p < panels; p++) {
                 int valid = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
-                __mmask16 k0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
-                __mmask16 k1 = valid >= 32 ? 0xffff : valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
+                __mmask16 k0 = ck_first_lanes(valid);
+                __mmask16 k1 = ck_first_lanes(valid - 16);
                 const uint16_t *bp = w + ((size_t)p * pairs + j0) * PANEL * 2;
                 const float *bb = first && bias ? bias + p * PANEL : NULL;
                 int load_c = !first || accumulate;
@@ -194,10 +195,10 @@ CK_BF16_TARGET static void pack_rows_avx512(const float *w, int n, int k, size_t
         uint32_t *dst = (uint32_t *)out + (size_t)(row / PANEL) * pairs * PANEL + row % PANEL;
         for (int i = 0; i < k; i += 32) {
             int left = k - i < 32 ? k - i : 32;
-            __mmask16 lo = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-            __mmask16 hi = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+            __mmask16 lo = ck_first_lanes(left);
+            __mmask16 hi = ck_first_lanes(left - 16);
             __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, src + i + 16), _mm512_maskz_loadu_ps(lo, src + i));
-            __mmask16 used = (left + 1) / 2 >= 16 ? 0xffff : (__mmask16)((1u << ((left + 1) / 2)) - 1);
+            __mmask16 used = ck_first_lanes((left + 1) / 2);
             _mm512_mask_i32scatter_epi32(dst + (size_t)(i / 2) * PANEL, used, stride, v, 4);
         }
     }
@@ -215,8 +216,8 @@ CK_BF16_TARGET static void pack_columns_avx512(const float *w, int n, int k, siz
     __m512i low = _mm512_loadu_si512(order), high = _mm512_loadu_si512(order + 32);
     for (int p = 0; p < panels; p++) {
         int c0 = p * PANEL, left = n - c0 < PANEL ? n - c0 : PANEL;
-        __mmask16 lo = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-        __mmask16 hi = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+        __mmask16 lo = ck_first_lanes(left);
+        __mmask16 hi = ck_first_lanes(left - 16);
         for (int j = 0; j < pairs; j++) {
             const float *r0 = w + (size_t)(2 * j) * sk + c0;
             __m512i a = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, r0 + 16), _mm512_maskz_loadu_ps(lo, r0));

@@ -5,6 +5,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "lanes.h"
 #define CK_X86 1
 #define CK_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")))
 #endif
@@ -120,7 +121,7 @@ CK_VNNI_TARGET static void quantize_rows_avx512(const float *a, int m, int k, in
         int i = 0;
         for (; i + 16 <= k; i += 16) { __m512 v = _mm512_loadu_ps(row + i); lo = _mm512_min_ps(lo, v); hi = _mm512_max_ps(hi, v); }
         if (i < k) {
-            __mmask16 t = (__mmask16)((1u << (k - i)) - 1);
+            __mmask16 t = ck_first_lanes(k - i);
             __m512 v = _mm512_mask_loadu_ps(lo, t, row + i); lo = _mm512_min_ps(lo, v);
             v = _mm512_mask_loadu_ps(hi, t, row + i); hi = _mm512_max_ps(hi, v);
         }
@@ -139,7 +140,7 @@ CK_VNNI_TARGET static void quantize_rows_avx512(const float *a, int m, int k, in
         }
         if (i < k) {
             int left = k - i;
-            __m128i bytes = quantize16(_mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1), row + i), inv, zero);
+            __m128i bytes = quantize16(_mm512_maskz_loadu_ps(ck_first_lanes(left), row + i), inv, zero);
             uint32_t words[4];
             _mm_storeu_si128((__m128i *)words, bytes);
             for (int q = 0; q < (left + 3) / 4; q++) {
@@ -213,8 +214,8 @@ CK_VNNI_TARGET static void s8_gemm_avx512(int m, int n, int k, const uint8_t *a,
         int g1 = groups - g0 < MG ? groups : g0 + MG;
         for (int p = 0; p < panels; p++) {
             int valid = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
-            __mmask16 k0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
-            __mmask16 k1 = valid >= 32 ? 0xffff : valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
+            __mmask16 k0 = ck_first_lanes(valid);
+            __mmask16 k1 = ck_first_lanes(valid - 16);
             int col = p * PANEL;
             __m512 ws0 = _mm512_maskz_loadu_ps(k0, wscale + col), ws1 = _mm512_maskz_loadu_ps(k1, wscale + col + 16);
             __m512i cs0 = _mm512_maskz_loadu_epi32(k0, colsum + col), cs1 = _mm512_maskz_loadu_epi32(k1, colsum + col + 16);

@@ -5,8 +5,9 @@ extension VisionTransformer {
     ///
     /// Inference only, on buffers allocated once per call and reused by every block: the residual
     /// stream x [B·T, W], one LayerNorm output, the fused QKV rows and the attention output (of the
-    /// batch in fp32, of one image otherwise), the MLP hidden rows (all, or 56) and one head's T×T scores. The output projection and fc2 add straight
-    /// into x (GEMM accumulate), so residuals cost no extra pass. In bf16 or int8 mode every matmul
+    /// batch in fp32, of one image otherwise), the MLP hidden rows (all, or 56) and one head's T×T
+    /// scores. The output projection and fc2 add straight into x (GEMM accumulate), so residuals cost
+    /// no extra pass. In bf16 or int8 mode every matmul
     /// input is rounded or quantized once, into one shared scratch buffer.
     public func callAsFunction(_ pixels: Tensor) throws(TensorError) -> Tensor {
         let s = config.imageSize, p = config.patchSize, w = config.vision.width
