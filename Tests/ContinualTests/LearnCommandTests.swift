@@ -112,8 +112,7 @@ import TestSupport
                    "no Python with torch, transformers and pillow (tools/python-interop-venv.sh, or set CLIPCL_PYTHON): skipping the PyTorch snippet check"))
     func readmesPyTorchSnippetPredictsAsClipcl() throws {
         let python = try #require(Self.torchPython, "CLIPCL_REQUIRE_INTEROP=1 but no Python with torch, transformers and pillow")
-        let readme = try String(contentsOf: TestSupport.fixtures.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: TestSupport.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let marker = try #require(readme.range(of: "<!-- the python block below is run by Tests/ContinualTests/LearnCommandTests.swift"))
         let start = try #require(readme.range(of: "```python\n", range: marker.upperBound..<readme.endIndex))
         let end = try #require(readme.range(of: "\n```", range: start.upperBound..<readme.endIndex))
@@ -131,7 +130,11 @@ import TestSupport
         let exported = try clipcl(["export", "--state", state, "--out", root.appendingPathComponent("head.safetensors").path])
         try #require(exported.status == 0, "\(exported.stderr)")
         let images = names.prefix(4).flatMap { name in (0..<5).map { root.appendingPathComponent("data/test/\(name)/000\($0).png").path } }
-        let torch = try TestSupport.run(python, ["-c", "import os; os.chdir(\"\(root.path)\")\n" + snippet] + images)
+        // The venv's torchvision (installed for open_clip) is PyPI's CUDA build next to a CPU torch: the shim lets
+        // transformers import it. A user's matching torch and torchvision need nothing.
+        let shim = "import sys; sys.path.insert(0, \"\(TestSupport.repositoryRoot.appendingPathComponent("tools").path)\"); "
+            + "import torchvision_compat; torchvision_compat.import_torchvision()\n"
+        let torch = try TestSupport.run(python, ["-c", shim + "import os; os.chdir(\"\(root.path)\")\n" + snippet] + images)
         try #require(torch.status == 0, "\(torch.stderr)")
         let swift = try clipcl(["predict", "--state", state, "--json", "--top-k", "2"] + images)
         try #require(swift.status == 0, "\(swift.stderr)")

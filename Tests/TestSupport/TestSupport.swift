@@ -6,6 +6,8 @@ public enum TestSupport {
     /// Tests/Fixtures.
     public static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
+    /// The repository (the folder holding README.md, Tests/ and tools/).
+    public static let repositoryRoot = fixtures.deletingLastPathComponent().deletingLastPathComponent()
 
     /// The inputs kept under Tests/Fixtures/fuzz/<target>. A missing or empty folder throws: a regression test must
     /// not pass by finding nothing.
@@ -28,12 +30,13 @@ public enum TestSupport {
     /// `CLIPCL_REQUIRE_INTEROP=1` (set by .ci/run): an interop test without its interpreter fails instead of skipping.
     public static let interopRequired = ProcessInfo.processInfo.environment["CLIPCL_REQUIRE_INTEROP"] == "1"
 
-    /// An interpreter that can run `import <modules>`: `$CLIPCL_PYTHON` when set (only it: a broken venv must not be
-    /// hidden by another interpreter), else python3 on the PATH; nil when there is none.
-    public static func python(importing modules: String) -> String? {
+    /// An interpreter that can run `import <modules>` (then the statements `after`): `$CLIPCL_PYTHON` when set (only
+    /// it: a broken venv must not be hidden by another interpreter), else python3 on the PATH; nil when there is none.
+    public static func python(importing modules: String, after: String = "") -> String? {
         let env = ProcessInfo.processInfo.environment
         let candidate = env["CLIPCL_PYTHON"] ?? "/usr/bin/python3"
-        guard !candidate.isEmpty, let r = try? run(candidate, ["-c", "import " + modules]), r.status == 0 else { return nil }
+        guard !candidate.isEmpty, let r = try? run(candidate, ["-c", "import " + modules + (after.isEmpty ? "" : "; " + after)]),
+              r.status == 0 else { return nil }
         return candidate
     }
 

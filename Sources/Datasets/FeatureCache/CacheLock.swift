@@ -59,3 +59,18 @@ public final class CacheLock: @unchecked Sendable {
 
     deinit { release() }
 }
+
+extension CacheLock {
+    /// The lock of `dir` for a writer: the folder is created if needed, locked, and cleared of the temporary files
+    /// a killed writer left.
+    static func forWriting(_ dir: URL) throws -> CacheLock {
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        } catch {
+            throw FeatureCacheError(dir, "cannot create the folder (\(FeatureCacheFiles.reason(error)))")
+        }
+        let lock = try acquire(dir)
+        FeatureExtractor.removeTemporaries(in: dir)
+        return lock
+    }
+}

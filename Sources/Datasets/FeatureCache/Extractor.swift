@@ -144,62 +144,15 @@ public final class FeatureExtractor {
         try validateOptions()
         let start = Date()
         let split = options.split
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        } catch {
-            throw FeatureCacheError(dir, "cannot create the cache folder (\(FeatureCacheFiles.reason(error)))")
-        }
-        let lock = try CacheLock.acquire(dir)
+        let lock = try CacheLock.forWriting(dir)
         defer { lock.release() }
-        Self.removeTemporaries(in: dir)
 
         let n = min(samples.count, options.limit ?? samples.count)
         let cs = options.chunkSize
         let chunkCount = (n + cs - 1) / cs
         let metaURL = dir.appendingPathComponent(FeatureCacheFiles.metaName)
-
-        // 1. Identity: refuse to mix models, preprocessing, dtypes, datasets, ...
-        var meta = identity()
-        let present = Set(FeatureCacheFiles.names(in: dir))
-        if FeatureCacheFiles.fileExists(metaURL) {
-            let existing = try FeatureCacheMeta.read(metaURL)
-            if let diff = existing.identityDifference(meta) {
-                throw FeatureCacheError(dir, "refusing to add to this cache: it differs in \(diff) (cache vs this run); use another --out")
-            }
-            meta = existing
-        } else if present.contains(where: { FeatureCacheFiles.chunkIndex(of: $0, split: .train) != nil
-            || FeatureCacheFiles.chunkIndex(of: $0, split: .test) != nil || $0 == FeatureCacheFiles.textName }) {
-            throw FeatureCacheError(dir, "holds shard files but no meta.json (not a clipcl cache, or damaged); use an empty --out")
-        }
-        let wanted = FeatureSplitInfo(samples: 0, datasetSamples: n, limit: options.limit, shards: chunkCount, skipped: [],
-                                      complete: false, part: options.part)
-        if let old = meta.split(split) {
-            if old.datasetSamples != n || old.limit != options.limit {
-                throw FeatureCacheError(dir, "refusing to add to this cache: split \(split.rawValue) was started with \(old.datasetSamples) images"
-                                        + (old.limit.map { " (--limit \($0))" } ?? "") + ", this run has \(n)"
-                                        + (options.limit.map { " (--limit \($0))" } ?? "") + "; use another --out")
-            }
-            if old.part != options.part {
-                throw FeatureCacheError(dir, "refusing to add to this cache: split \(split.rawValue) was started as part "
-                                        + "\(old.part?.description ?? "none (all chunks)"), this run is part \(options.part?.description ?? "none (all chunks)")")
-            }
-        } else {
-            if present.contains(where: { FeatureCacheFiles.chunkIndex(of: $0, split: split) != nil }) {
-                throw FeatureCacheError(dir, "holds \(split.rawValue)-*.safetensors files that meta.json does not describe; remove them or use another --out")
-            }
-            meta.splits[split.rawValue] = wanted
-            try FeatureCacheFiles.writeAtomically(try meta.encoded(), to: metaURL)
-        }
-
-        // 2. Text features, once per cache.
-        let textURL = dir.appendingPathComponent(FeatureCacheFiles.textName)
-        if FeatureCacheFiles.fileExists(textURL) {
-            _ = try TextFeatureFile.read(textURL, meta: meta)
-        } else {
-            let (classifier, perTemplate) = try clip.zeroShotClassifier(classNames: classNames, templates: options.templates)
-            try TextFeatureFile.write(textURL, classifier: classifier, perTemplate: perTemplate, templates: options.templates,
-                                      classNames: classNames)
-        }
+        let (started, wanted) = try startSplit(dir, imageCount: n, chunkCount: chunkCount)
+        var meta = started
 
         // 3. Which chunks are ours and which already exist (checked against the dataset ids).
         let owned = (0..<chunkCount).filter { options.part?.owns(chunk: $0) ?? true }
@@ -255,6 +208,58 @@ public final class FeatureExtractor {
                                  imagesEncoded: encoded, skippedNow: skippedNow, samples: rows, skippedTotal: skipped.count,
                                  complete: true, seconds: Date().timeIntervalSince(start),
                                  imagesPerSecond: encodeSeconds > 0 ? Double(done) / encodeSeconds : 0)
+    }
+
+    /// Steps 1–2 of a run, shared with `writePlan`: the cache identity of `dir` checked against this run (or
+    /// written), this split recorded in meta.json, text.safetensors written once. Returns the meta and the
+    /// split's starting state. The caller holds the lock.
+    func startSplit(_ dir: URL, imageCount n: Int, chunkCount: Int) throws -> (meta: FeatureCacheMeta, wanted: FeatureSplitInfo) {
+        let split = options.split
+        // 1. Identity: refuse to mix models, preprocessing, dtypes, datasets, ...
+        var meta = identity()
+        let metaURL = dir.appendingPathComponent(FeatureCacheFiles.metaName)
+        let present = Set(FeatureCacheFiles.names(in: dir))
+        if FeatureCacheFiles.fileExists(metaURL) {
+            let existing = try FeatureCacheMeta.read(metaURL)
+            if let diff = existing.identityDifference(meta) {
+                throw FeatureCacheError(dir, "refusing to add to this cache: it differs in \(diff) (cache vs this run); use another --out")
+            }
+            meta = existing
+        } else if present.contains(where: { FeatureCacheFiles.chunkIndex(of: $0, split: .train) != nil
+            || FeatureCacheFiles.chunkIndex(of: $0, split: .test) != nil || $0 == FeatureCacheFiles.textName }) {
+            throw FeatureCacheError(dir, "holds shard files but no meta.json (not a clipcl cache, or damaged); use an empty --out")
+        }
+        let wanted = FeatureSplitInfo(samples: 0, datasetSamples: n, limit: options.limit, shards: chunkCount, skipped: [],
+                                      complete: false, part: options.part)
+        if let old = meta.split(split) {
+            if old.datasetSamples != n || old.limit != options.limit {
+                throw FeatureCacheError(dir, "refusing to add to this cache: split \(split.rawValue) was started with \(old.datasetSamples) images"
+                                        + (old.limit.map { " (--limit \($0))" } ?? "") + ", this run has \(n)"
+                                        + (options.limit.map { " (--limit \($0))" } ?? "") + "; use another --out")
+            }
+            if old.part != options.part {
+                throw FeatureCacheError(dir, "refusing to add to this cache: split \(split.rawValue) was started as part "
+                                        + "\(old.part?.description ?? "none (all chunks)"), this run is part \(options.part?.description ?? "none (all chunks)")")
+            }
+        } else {
+            if present.contains(where: { FeatureCacheFiles.chunkIndex(of: $0, split: split) != nil }) {
+                throw FeatureCacheError(dir, "holds \(split.rawValue)-*.safetensors files that meta.json does not describe; remove them or use another --out")
+            }
+            meta.splits[split.rawValue] = wanted
+            try FeatureCacheFiles.writeAtomically(try meta.encoded(), to: metaURL)
+        }
+
+        // 2. Text features, once per cache.
+        let textURL = dir.appendingPathComponent(FeatureCacheFiles.textName)
+        if FeatureCacheFiles.fileExists(textURL) {
+            _ = try TextFeatureFile.read(textURL, meta: meta)
+        } else {
+            let (classifier, perTemplate) = try clip.zeroShotClassifier(classNames: classNames, templates: options.templates)
+            try TextFeatureFile.write(textURL, classifier: classifier, perTemplate: perTemplate, templates: options.templates,
+                                      classNames: classNames)
+        }
+
+        return (meta, wanted)
     }
 
     /// Removes temporary files left by a killed writer (only called while holding the lock).

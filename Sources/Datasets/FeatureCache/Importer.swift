@@ -67,10 +67,8 @@ public enum FeatureCacheImporter {
             throw FeatureCacheError("", "\(templates.count) templates given for \(t) per-template text features")
         }
 
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let lock = try CacheLock.acquire(dir)
+        let lock = try CacheLock.forWriting(dir)
         defer { lock.release() }
-        FeatureExtractor.removeTemporaries(in: dir)
         guard !FeatureCacheFiles.names(in: dir).contains(where: { $0 != FeatureCacheFiles.lockName }) else {
             throw FeatureCacheError(dir, "is not empty; import into a new folder")
         }

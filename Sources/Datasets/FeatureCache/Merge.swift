@@ -97,12 +97,8 @@ public enum FeatureCacheMerger {
         }
 
         // Write.
-        do { try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true) } catch {
-            throw FeatureCacheError(out, "cannot create (\(FeatureCacheFiles.reason(error)))")
-        }
-        let lock = try CacheLock.acquire(out)
+        let lock = try CacheLock.forWriting(out)
         defer { lock.release() }
-        FeatureExtractor.removeTemporaries(in: out)
         let metaURL = out.appendingPathComponent(FeatureCacheFiles.metaName)
         if FeatureCacheFiles.fileExists(metaURL) {
             let existing = try FeatureCacheMeta.read(metaURL)

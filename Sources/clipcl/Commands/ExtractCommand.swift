@@ -10,11 +10,14 @@ enum ExtractCommand: Command {
     static let usage = """
         clipcl extract --model M --dataset D --split train|test --out DIR [--root PATH] [--dtype f32|bf16|int8] [--storage f16|f32] [--limit N]
                       [--batch-size B] [--chunk-size 1024] [--shard i/n] [--strict] [--views K] [--templates KEY] [--json]
+               clipcl extract --model M --dataset D --split train|test --plan DIR [same options, no --shard/--views]
                clipcl extract --merge --out DIR PART_DIR...
 
         Rerunning the same command after an interruption (even kill -9) continues with the missing chunks; the
         result is bit-identical to an uninterrupted run. With --shard i/n a process encodes the chunks c with
-        c % n == i into its own DIR; --merge joins the part folders into one cache.
+        c % n == i into its own DIR; --merge joins the part folders into one cache. --plan writes what
+        tools/extract_torch.py needs to encode the split with PyTorch on GPUs (meta.json, text features, the
+        sample list) instead of encoding it; its parts merge the same way.
         Datasets: \(Benchmark.all.map(\.name).joined(separator: ", ")).
         """
     static let options: [OptionSpec] = modelOptions + [
@@ -27,6 +30,7 @@ enum ExtractCommand: Command {
         .option("limit", "N", "Encode only the first N images of the split (dataset order)"),
         .option("batch-size", "B", "Images per forward pass (default 32; part of the cache identity)"),
         .option("chunk-size", "C", "Images per shard file (default 1024; part of the cache identity)"),
+        .option("plan", "DIR", "Write an extraction plan for tools/extract_torch.py into DIR instead of encoding (no --out)"),
         .option("shard", "i/n", "Encode only the chunks c with c % n == i (one process of n), into its own --out"),
         .flag("strict", "Fail on an undecodable image instead of skipping it with a warning"),
         .option("views", "K", "Also store K-1 augmented views per image (random flip + 80-100% area crop, deterministic); default 1"),
@@ -45,7 +49,13 @@ enum ExtractCommand: Command {
         guard let split = DatasetSplit(rawValue: splitText) else {
             throw UsageError(message: "--split must be train or test, got '\(splitText)'", command: name)
         }
-        let out = URL(fileURLWithPath: try args.require("out"))
+        let plan = args.string("plan").map { URL(fileURLWithPath: $0) }
+        if plan != nil {
+            for flag in ["out", "shard", "views"] where args.string(flag) != nil {
+                throw UsageError(message: "--\(flag) does not apply to --plan (tools/extract_torch.py takes --out and --shard)", command: name)
+            }
+        }
+        let out = try plan ?? URL(fileURLWithPath: args.require("out"))
         var dtype = FeatureDType.f16
         if let raw = args.string("storage") {
             guard let d = FeatureDType(parsing: raw) else { throw UsageError(message: "--storage must be f16 or f32, got '\(raw)'", command: name) }
@@ -74,6 +84,13 @@ enum ExtractCommand: Command {
         let sha = try FeatureCache.checkpointSHA256(of: clip)
         let extractor = try FeatureExtractor(clip: clip, checkpointSHA256: sha, benchmark: benchmark, samples: samples, options: options)
         extractor.log = { printError($0) }
+        if let plan {
+            let summary = try extractor.writePlan(into: plan)
+            if args.flag("json") { return try printJSON(summary) }
+            print("\(benchmark.name) \(split.rawValue): plan of \(summary.samples) images (\(summary.shards) shards) in \(plan.path) "
+                  + "(\(String(format: "%.1f", summary.seconds)) s); encode it with tools/extract_torch.py --plan \(plan.path) --out DIR")
+            return
+        }
         let summary = try runWithProgress(extractor, label: "\(benchmark.name) \(split.rawValue)", into: out)
         if args.flag("json") {
             try printJSON(summary)
@@ -88,7 +105,7 @@ enum ExtractCommand: Command {
     static func merge(_ args: ParsedArguments) throws {
         let out = URL(fileURLWithPath: try args.require("out"))
         guard !args.positionals.isEmpty else { throw UsageError(message: "--merge needs the part folders as arguments", command: name) }
-        for flag in ["model", "dataset", "split", "shard", "limit", "views", "templates", "root"] where args.string(flag) != nil {
+        for flag in ["model", "dataset", "split", "shard", "limit", "views", "templates", "root", "plan"] where args.string(flag) != nil {
             throw UsageError(message: "--\(flag) does not apply to --merge (the parts' meta.json say everything)", command: name)
         }
         let summary = try FeatureCacheMerger.merge(parts: args.positionals.map { URL(fileURLWithPath: $0) }, into: out) { printError($0) }
