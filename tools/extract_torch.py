@@ -316,7 +316,14 @@ def model_folder(model, plan):
     from huggingface_hub import snapshot_download
 
     repo, _, rev = model.removeprefix("hf-hub:").partition("@")
-    return snapshot_download(repo_id=repo, revision=plan.meta.get("checkpoint_revision") or rev or None)
+    if repo.count("/") != 1 or repo.startswith((".", "/")):
+        raise Failure(f"{model}: no such folder here (a relative path in the plan? pass --model with the checkpoint's folder)")
+    try:  # only the configs and the plan's weights (repos also hold other frameworks' copies of the weights)
+        return snapshot_download(repo_id=repo, revision=plan.meta.get("checkpoint_revision") or rev or None,
+                                 allow_patterns=["*.json", "*.txt"] + plan.weight_files)
+    except Exception as e:  # offline without a cached copy, unknown repo, network errors
+        raise Failure(f"{model}: not a folder here and not available from the Hugging Face hub or its cache "
+                      f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
 
 
 def load_image_encoder(folder, plan, device):
@@ -468,19 +475,13 @@ def run(args):
         if old is not None:
             if (old["dataset_samples"], old.get("limit"), old.get("part")) != (n, wanted.get("limit"), wanted.get("part")):
                 raise Failure(f"{out}: refusing to add to this cache: split {split} was started with other images or another part")
-        else:
-            if any(x.startswith(f"{split}-") for x in os.listdir(out)):
-                raise Failure(f"{out}: holds {split}-*.safetensors files that meta.json does not describe; use another --out")
-            current["splits"][split] = wanted
-            write_atomically(meta_path, meta_bytes(current))
+        elif any(x.startswith(f"{split}-") for x in os.listdir(out)):
+            raise Failure(f"{out}: holds {split}-*.safetensors files that meta.json does not describe; use another --out")
         text_path = os.path.join(out, "text.safetensors")
         if os.path.isfile(text_path):
             with open(text_path, "rb") as f:
                 if f.read() != plan.text_bytes:
                     raise Failure(f"{text_path}: differs from the plan's text features; use another --out")
-        else:
-            write_atomically(text_path, plan.text_bytes)
-
         todo = []
         for c in owned:
             path = os.path.join(out, shard_name(split, c))
@@ -491,10 +492,7 @@ def run(args):
         if todo and len(todo) < len(owned):
             print(f"resuming: {len(owned) - len(todo)} of {len(owned)} shards already written, {len(todo)} to go", file=sys.stderr)
 
-        encoded = skipped_now = 0
-        images = sum(min(cs, n - c * cs) for c in todo)
-        seconds = 0.0
-        if todo:
+        if todo:  # the model is found and checked before anything is written
             import torch
 
             device = args.device
@@ -509,6 +507,16 @@ def run(args):
             if sha != meta["checkpoint_sha256"]:
                 raise Failure(f"{folder}: checkpoint sha256 {sha[:16]}… but the plan was made with {meta['checkpoint_sha256'][:16]}…")
             _, encode = load_image_encoder(folder, plan, device)
+        if old is None:
+            current["splits"][split] = wanted
+            write_atomically(meta_path, meta_bytes(current))
+        if not os.path.isfile(text_path):
+            write_atomically(text_path, plan.text_bytes)
+
+        encoded = skipped_now = 0
+        images = sum(min(cs, n - c * cs) for c in todo)
+        seconds = 0.0
+        if todo:
             prep = Preprocessor(meta["preprocessing"])
             progress = Progress(images, f"{meta['dataset']} {split}" + (f" part {args.shard}" if part else "") + f" on {device}", args.quiet)
             begin, done = time.time(), 0

@@ -16,7 +16,11 @@
 #      is still identical;
 #   3. a sweep (examples/slurm/sweep-array.sh: 6 grid points over 3 array tasks, then `clipcl sweep --collect`) must
 #      give the one-process `clipcl sweep`'s comparison.csv (every column but the training seconds);
-#   4. the Kubernetes manifests are validated offline against the API's schemas (kubernetes-validate --strict).
+#   4. the GPU variant (examples/slurm/extract-gpu-array.sh: a plan job, 3 array tasks with --gres=gpu:1 running
+#      tools/extract_torch.py, the merge) on a node declaring one GPU (device file /dev/null: torch runs on the
+#      CPU here): meta.json and text.safetensors must cmp equal to the one-process extract's, and every shard hold the
+#      same ids, labels and skipped images with float16 features at most one rounding step (+1e-5) apart;
+#   5. the Kubernetes manifests are validated offline against the API's schemas (kubernetes-validate --strict).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -86,9 +90,13 @@ SchedulerType=sched/backfill
 ReturnToService=2
 SlurmdParameters=config_overrides
 MpiDefault=none
-NodeName=$host NodeAddr=127.0.0.1 CPUs=8 RealMemory=$mem State=UNKNOWN
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=8 RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
+# One "GPU" whose device file is /dev/null (slurmd drops file-less GPUs; without task/cgroup nothing is enforced):
+# enough for the scheduler to place --gres=gpu:1 jobs. torch finds no CUDA and runs on the CPU.
+echo "NodeName=$host Name=gpu File=/dev/null" > "$D/gres.conf"
 export SLURM_CONF=$D/slurm.conf
 slurmctld -i
 slurmd
@@ -167,12 +175,51 @@ cmp -s <(table "$D/work/sweep-one") <(table "$D/work/sweep") \
   || fail "the collected table differs from the one-process sweep's: $(diff <(table "$D/work/sweep-one") <(table "$D/work/sweep") | head -4)"
 echo "  comparison.csv (all columns but train_s) identical to the one-process sweep: $(($(wc -l < "$D/work/sweep/comparison.csv") - 1)) rows; $((SECONDS - t0)) s"
 
+step "GPU variant: plan job, 3 array tasks with --gres=gpu:1 (tools/extract_torch.py), merge"
+# The throwaway interop venv has torch (CPU), transformers and open_clip; it also serves kubernetes-validate below.
+PY=$(tools/python-interop-venv.sh)
+[ -n "$PY" ] || fail "no Python venv with torch (tools/python-interop-venv.sh)"
+out=$D/work/gpu
+mkdir -p "$out"
+t0=$SECONDS
+(cd "$out" && CLIPCL=$BIN PYTHON=$PY MODEL=$MODEL DATASET=fashion-mnist ROOT=/usr/share/datasets/fashion-mnist \
+   SPLITS="train test" OUT=$out TASKS=3 SBATCH_MEM_PER_NODE=2G \
+   bash "$REPO/examples/slurm/extract-gpu-array.sh") | tee "$out/submit.txt" | sed 's/^/  /'
+array=$(grep -oE 'array [0-9]+' "$out/submit.txt" | awk '{print $2}')
+gres=$(scontrol show job "${array}_0" 2>/dev/null | grep -oE 'TresPerNode=[^ ]*' || true)
+[ "$gres" = "TresPerNode=gres:gpu:1" ] || fail "array task ${array}_0 does not request one GPU ($gres)"
+echo "  the array tasks request $gres"
+wait_jobs
+[ -f "$out/cache/meta.json" ] || fail "no merged cache ($(tail -3 "$out"/clipcl-*.log 2>/dev/null))"
+for f in meta.json text.safetensors; do cmp -s "$D/reference/$f" "$out/cache/$f" || fail "$f differs from the one-process extract's"; done
+"$PY" - "$D/reference" "$out/cache" <<'PYEOF' || fail "the GPU variant's shards differ from the one-process extract's"
+import glob, json, os, sys
+import numpy as np
+from safetensors import safe_open
+ref, got = sys.argv[1], sys.argv[2]
+names = sorted(os.path.basename(p) for p in glob.glob(f"{ref}/*-0*.safetensors"))
+assert names == sorted(os.path.basename(p) for p in glob.glob(f"{got}/*-0*.safetensors")), "other shard files"
+worst = flips = total = 0
+for n in names:
+    with safe_open(f"{ref}/{n}", "np") as a, safe_open(f"{got}/{n}", "np") as b:
+        for k in ("ids", "skipped", "first_index"):
+            assert json.loads(a.metadata()[k]) == json.loads(b.metadata()[k]), f"{n}: {k}"
+        assert (a.get_tensor("labels") == b.get_tensor("labels")).all(), f"{n}: labels"
+        x, y = a.get_tensor("features"), b.get_tensor("features")
+        # fp32 features within 1e-5 (as ExtractTorchTests checks), then each rounded to float16: at most one step apart.
+        step = np.spacing(np.maximum(np.abs(x), np.abs(y))).astype(np.float32)
+        assert (np.abs(x.astype(np.float32) - y.astype(np.float32)) <= step + 1e-5).all(), f"{n}: features"
+        worst = max(worst, float(np.abs(x.astype(np.float32) - y.astype(np.float32)).max()))
+        flips += int((x != y).sum()); total += x.size
+print(f"  {len(names)} shards: same ids, labels and skipped; {flips} of {total} float16 features differ "
+      f"(largest difference {worst:.2e}), the rest identical")
+PYEOF
+echo "  $((SECONDS - t0)) s"
+
 step "Kubernetes manifest, offline validation"
 # kubectl's --dry-run=client still asks an API server for its resource list, so the schema check is
 # kubernetes-validate (PyPI; the API's OpenAPI schemas bundled, --strict refuses unknown fields), in the
 # throwaway interop venv.
-PY=$(tools/python-interop-venv.sh)
-[ -n "$PY" ] || fail "no Python venv for kubernetes-validate (tools/python-interop-venv.sh)"
 "$PY" -m pip install -q kubernetes-validate >/dev/null 2>&1 || fail "pip install kubernetes-validate"
 "$(dirname "$PY")/kubernetes-validate" --strict examples/kubernetes/*.yaml | sed 's/^/  /'
 [ "${PIPESTATUS[0]}" -eq 0 ] || fail "examples/kubernetes does not validate against the Kubernetes API schema"
