@@ -1,6 +1,6 @@
 // tools/extract_torch.py (PyTorch encoding of a `clipcl extract --plan`) against clipcl's own extraction: the same
 // cache (meta.json and text features byte for byte, the same ids, labels and skipped images, features within 1e-5
-// in fp32), for both fixture layouts (transformers and open_clip), a folder of real and awkward images and an IDX
+// in fp32, cosine 0.999 in bf16), for both fixture layouts (transformers and open_clip), a folder of real and awkward images and an IDX
 // dataset; its --shard parts merge with `clipcl extract --merge` and pass `clipcl features verify`.
 
 import Foundation
@@ -52,7 +52,7 @@ struct ExtractTorchTests {
         import numpy as np
         from safetensors import safe_open
         a_dir, b_dir, split, shards = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-        worst, same = 0.0, True
+        worst, cosine, same = 0.0, 1.0, True
         for c in range(shards):
             name = f"{split}-{c:05d}.safetensors"
             with safe_open(f"{a_dir}/{name}", "np") as a, safe_open(f"{b_dir}/{name}", "np") as b:
@@ -61,8 +61,11 @@ struct ExtractTorchTests {
                 same &= bool((a.get_tensor("labels") == b.get_tensor("labels")).all())
                 fa, fb = a.get_tensor("features").astype(np.float64), b.get_tensor("features").astype(np.float64)
                 same &= fa.shape == fb.shape
-                if fa.shape == fb.shape and fa.size: worst = max(worst, float(np.abs(fa - fb).max()))
-        print("same" if same else "different", worst)
+                if fa.shape == fb.shape and fa.size:
+                    worst = max(worst, float(np.abs(fa - fb).max()))
+                    cos = (fa * fb).sum(1) / np.linalg.norm(fa, axis=1) / np.linalg.norm(fb, axis=1)
+                    cosine = min(cosine, float(cos.min()))
+        print("same" if same else "different", worst, cosine)
         """
 
     func clipcl(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
@@ -77,9 +80,11 @@ struct ExtractTorchTests {
 
     /// clipcl extract into REF; clipcl extract --plan; the tool in `parts` processes; merge when sharded; then every
     /// file compared. Returns the merged (or single) folder.
+    /// `dtype` f32: features within 1e-5 of clipcl's; bf16 (torch.autocast against clipcl's bf16 tower): cosine ≥ 0.999.
     func check(python: String, model: String, dataset: [String], split: String, parts: Int, root: URL,
-               expectSkipped: Int) throws {
-        let options = dataset + ["--model", model, "--split", split, "--chunk-size", "4", "--batch-size", "3", "--storage", "f32"]
+               expectSkipped: Int, dtype: String = "f32") throws {
+        let options = dataset + ["--model", model, "--split", split, "--chunk-size", "4", "--batch-size", "3", "--storage", "f32",
+                                 "--dtype", dtype]
         let reference = root.appendingPathComponent("ref"), plan = root.appendingPathComponent("plan")
         let extracted = try clipcl(["extract"] + options + ["--out", reference.path])
         try #require(extracted.status == 0, "\(extracted.stderr)")
@@ -113,8 +118,13 @@ struct ExtractTorchTests {
         try #require(compared.status == 0, "\(compared.stderr)")
         let words = compared.stdout.split(separator: " ")
         #expect(words.first == "same", "ids, labels or skipped images differ: \(compared.stdout)")
-        let worst = try #require(Double(words.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
-        #expect(worst <= 1e-5, "\(model): largest feature difference \(worst)")
+        try #require(words.count == 3, "\(compared.stdout)")
+        let worst = try #require(Double(words[1])), cosine = try #require(Double(words[2].trimmingCharacters(in: .whitespacesAndNewlines)))
+        if dtype == "f32" {
+            #expect(worst <= 1e-5, "\(model): largest feature difference \(worst)")
+        } else {
+            #expect(cosine >= 0.999, "\(model) \(dtype): smallest cosine \(cosine)")
+        }
     }
 
     @Test(.enabled(if: python != nil || TestSupport.interopRequired,
@@ -136,6 +146,8 @@ struct ExtractTorchTests {
         }
         try check(python: python, model: Self.openCLIPTiny, dataset: ["--dataset", "mnist", "--root", mnist.path], split: "test",
                   parts: 1, root: root.appendingPathComponent("mnist-run"), expectSkipped: 0)
+        try check(python: python, model: Self.hfTiny, dataset: ["--dataset", "folder", "--root", images.path], split: "train", parts: 1,
+                  root: root.appendingPathComponent("folder-bf16"), expectSkipped: 2, dtype: "bf16")
     }
 
     @Test(.enabled(if: python != nil || TestSupport.interopRequired, "no Python with torch, transformers, open_clip and pillow"))
