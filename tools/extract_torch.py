@@ -437,8 +437,17 @@ class Progress:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def read_plan(folder, split):
+    try:
+        return Plan(folder, split)
+    except Failure:
+        raise
+    except Exception as e:  # a damaged or foreign file: one line, not a traceback
+        raise Failure(f"{folder}: not a readable clipcl plan ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+
+
 def run(args):
-    plan = Plan(args.plan, args.split)
+    plan = read_plan(args.plan, args.split)
     meta, split, info = plan.meta, plan.split, plan.info
     if meta.get("compute_dtype") not in ("f32", "bf16"):
         raise Failure(f"{plan.folder}: compute_dtype {meta.get('compute_dtype')} cannot be reproduced with PyTorch (plan with --dtype f32 or bf16)")
