@@ -24,10 +24,6 @@ public struct ExtractionPlanSummary: Sendable, Encodable {
     public var shards: Int
     public var file: String
     public var seconds: Double
-
-    enum CodingKeys: String, CodingKey {
-        case split, dataset, samples, shards, file, seconds
-    }
 }
 
 public enum ExtractionPlanFile {
