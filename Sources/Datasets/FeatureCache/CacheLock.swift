@@ -70,7 +70,10 @@ extension CacheLock {
             throw FeatureCacheError(dir, "cannot create the folder (\(FeatureCacheFiles.reason(error)))")
         }
         let lock = try acquire(dir)
-        FeatureExtractor.removeTemporaries(in: dir)
+        // Only now, holding the lock: no other writer's temporary file can be in flight.
+        for name in FeatureCacheFiles.names(in: dir) where FeatureCacheFiles.isTemporary(name) {
+            unlink(dir.appendingPathComponent(name).path)
+        }
         return lock
     }
 }

@@ -262,13 +262,6 @@ public final class FeatureExtractor {
         return (meta, wanted)
     }
 
-    /// Removes temporary files left by a killed writer (only called while holding the lock).
-    static func removeTemporaries(in dir: URL) {
-        for name in FeatureCacheFiles.names(in: dir) where FeatureCacheFiles.isTemporary(name) {
-            unlink(dir.appendingPathComponent(name).path)
-        }
-    }
-
     /// An existing shard must be a valid shard of this chunk holding exactly the chunk's dataset ids.
     func checkExisting(_ url: URL, chunk c: Int, total n: Int, meta: FeatureCacheMeta) throws {
         let s = try FeatureShard.open(url, split: options.split, chunk: c, dim: meta.embedDim, dtype: meta.dtype, views: meta.views)
