@@ -132,9 +132,7 @@ import TestSupport
         let images = names.prefix(4).flatMap { name in (0..<5).map { root.appendingPathComponent("data/test/\(name)/000\($0).png").path } }
         // The venv's torchvision (installed for open_clip) is PyPI's CUDA build next to a CPU torch: the shim lets
         // transformers import it. A user's matching torch and torchvision need nothing.
-        let shim = "import sys; sys.path.insert(0, \"\(TestSupport.repositoryRoot.appendingPathComponent("tools").path)\"); "
-            + "import torchvision_compat; torchvision_compat.import_torchvision()\n"
-        let torch = try TestSupport.run(python, ["-c", shim + "import os; os.chdir(\"\(root.path)\")\n" + snippet] + images)
+        let torch = try TestSupport.run(python, ["-c", TestSupport.torchvisionShim + "\nimport os; os.chdir(\"\(root.path)\")\n" + snippet] + images)
         try #require(torch.status == 0, "\(torch.stderr)")
         let swift = try clipcl(["predict", "--state", state, "--json", "--top-k", "2"] + images)
         try #require(swift.status == 0, "\(swift.stderr)")

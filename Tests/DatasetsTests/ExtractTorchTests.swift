@@ -12,8 +12,7 @@ struct ExtractTorchTests {
     static let tools = TestSupport.repositoryRoot.appendingPathComponent("tools")
     /// An interpreter with torch, transformers, open_clip (through tools/torchvision_compat.py), pillow and safetensors.
     static let python = TestSupport.python(importing: "torch, transformers, PIL, safetensors, numpy",
-                                           after: "import sys; sys.path.insert(0, '\(tools.path)'); import torchvision_compat; "
-                                               + "torchvision_compat.import_torchvision(); import open_clip")
+                                           after: TestSupport.torchvisionShim + "; import open_clip")
     static let hfTiny = TestSupport.fixtures.appendingPathComponent("clip/hf-tiny").path
     static let openCLIPTiny = TestSupport.fixtures.appendingPathComponent("clip/openclip-tiny").path
 

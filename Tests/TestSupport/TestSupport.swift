@@ -27,6 +27,11 @@ public enum TestSupport {
         return dir.deletingLastPathComponent().appendingPathComponent("clipcl")
     }()
 
+    /// Python statements that make torchvision importable next to a CPU-only torch (tools/torchvision_compat.py: the
+    /// interop venv's torchvision is PyPI's CUDA build); transformers and open_clip import torchvision when present.
+    public static let torchvisionShim = "import sys; sys.path.insert(0, '\(repositoryRoot.appendingPathComponent("tools").path)'); "
+        + "import torchvision_compat; torchvision_compat.import_torchvision()"
+
     /// `CLIPCL_REQUIRE_INTEROP=1` (set by .ci/run): an interop test without its interpreter fails instead of skipping.
     public static let interopRequired = ProcessInfo.processInfo.environment["CLIPCL_REQUIRE_INTEROP"] == "1"
 
